@@ -1,0 +1,143 @@
+//! HTTP plumbing shared by the layers, routes and gateway: JSON error
+//! responses and bounded body reading. Framework-neutral (http + http-body).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use serde::{Deserialize, Serialize};
+
+/// The JSON error body every rejection in this crate uses: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong, in words a developer can act on.
+    pub error: String,
+}
+
+impl ErrorBody {
+    /// An error body with this message.
+    pub fn new(error: impl Into<String>) -> Self {
+        ErrorBody {
+            error: error.into(),
+        }
+    }
+}
+
+/// Builds `status` with a JSON body `{"error": message}` and
+/// `content-type: application/json`.
+#[allow(dead_code)] // used by the layers and routes that build on this module
+pub(crate) fn json_error<B: From<Bytes>>(status: StatusCode, message: &str) -> Response<B> {
+    let body = serde_json::to_vec(&ErrorBody::new(message)).expect("a string map serializes");
+    let mut res = Response::new(B::from(Bytes::from(body)));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// Reading a request body failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is larger than the limit (413).
+    #[error("request body is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body stream failed (client went away, bad chunking) (400).
+    #[error("could not read the request body")]
+    Read,
+}
+
+impl BodyError {
+    /// The status to answer with: 413 for too large, 400 otherwise.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Read => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Reads the whole body once, stopping as soon as it passes `limit` bytes
+/// (the rest is never buffered). A `Content-Length` over the limit is refused
+/// before reading anything.
+#[allow(dead_code)] // used by the layers and routes that build on this module
+pub(crate) async fn read_limited<B>(
+    headers: &http::HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, BodyError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err)
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(BodyError::TooLarge { limit })
+        }
+        Err(_) => Err(BodyError::Read),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{Full, StreamBody};
+
+    #[tokio::test]
+    async fn reads_within_limit() {
+        let bytes = read_limited(
+            &http::HeaderMap::new(),
+            Full::new(Bytes::from_static(b"abc")),
+            3,
+        )
+        .await
+        .unwrap();
+        assert_eq!(&bytes[..], b"abc");
+    }
+
+    #[tokio::test]
+    async fn refuses_over_limit_streamed() {
+        let chunks = (0..10)
+            .map(|_| Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from_static(b"aaaa"))));
+        let body = StreamBody::new(futures_util::stream::iter(chunks));
+        let err = read_limited(&http::HeaderMap::new(), body, 16)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyError::TooLarge { limit: 16 }));
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn refuses_declared_length_over_limit() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+        let err = read_limited(&headers, Full::new(Bytes::new()), 16)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn json_error_shape() {
+        let res: Response<Full<Bytes>> = json_error(StatusCode::FORBIDDEN, "Invalid appId");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}

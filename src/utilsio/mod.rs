@@ -1,0 +1,31 @@
+//! utilsio (subscription payments): SPEC sections 1.1 to 1.3.
+//!
+//! The backend derives an app hash from its secret with scrypt **once**
+//! ([`SigningKey::derive`] or [`SigningKey::derive_async`]), then signs
+//! `deviceId-appId-timestamp[-additionalData]` with HMAC-SHA256 keyed by the
+//! app hash's hex text.
+//!
+//! ```
+//! use tower_signing::utilsio::{ScryptParams, SignatureMessage, SigningKey};
+//!
+//! # let params = ScryptParams::default().with_n(1024)?; // the doc test uses a cheap N
+//! // At start-up (with the default parameters in production):
+//! let key = SigningKey::derive("my-app-secret", "fc1bd2c978b9806b", params)?;
+//!
+//! // Per request:
+//! let now = tower_signing::now_unix_seconds();
+//! let msg = SignatureMessage::new("device-123", "my-app-id", now)?;
+//! let signature = key.sign(&msg);
+//! assert!(key.verify(&msg, signature.as_str()).is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod derive;
+mod key;
+mod message;
+mod window;
+
+pub use derive::{AppHash, MAX_SCRYPT_MEMORY, ScryptParams};
+pub use key::SigningKey;
+pub use message::{MessageError, SignatureMessage, Timestamp, cancellation_additional_data};
+pub use window::{TimestampError, TimestampWindow};
