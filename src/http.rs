@@ -95,6 +95,44 @@ where
     }
 }
 
+/// Reading a JSON object body failed: the status and message to answer with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonBodyError {
+    /// The body could not be read or was too large.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The body is not valid JSON (400). The message is serde_json's, which
+    /// names the line and column but does not quote the body.
+    #[error("Invalid JSON body: {0}")]
+    Malformed(String),
+    /// The body is valid JSON but not an object (400).
+    #[error("Request body must be a JSON object")]
+    NotAnObject,
+}
+
+impl JsonBodyError {
+    /// 413 for an oversized body, 400 for everything else.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            JsonBodyError::Body(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[allow(dead_code)] // used by the layers and routes that build on this module
+/// Parses `bytes` as a JSON object, whatever the content-type said.
+pub(crate) fn parse_json_object(
+    bytes: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, JsonBodyError> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(JsonBodyError::NotAnObject),
+        Err(e) => Err(JsonBodyError::Malformed(e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +170,22 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, BodyError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn json_object_errors() {
+        assert!(parse_json_object(br#"{"a":1}"#).is_ok());
+        let e = parse_json_object(b"{").unwrap_err();
+        assert!(e.to_string().starts_with("Invalid JSON body: "), "{e}");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert!(matches!(
+            parse_json_object(b"[1]"),
+            Err(JsonBodyError::NotAnObject)
+        ));
+        assert!(matches!(
+            parse_json_object(b""),
+            Err(JsonBodyError::Malformed(_))
+        ));
     }
 
     #[test]

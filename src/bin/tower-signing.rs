@@ -1,1 +1,2 @@
+//! Placeholder: the CLI lands in the next commit.
 fn main() {}
