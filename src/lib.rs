@@ -59,3 +59,8 @@ pub mod utilsio;
 pub use clock::{Clock, ManualClock, SystemClock, now_unix_seconds};
 pub use error::{HexProblem, InvalidSignature, KeyError};
 pub use signature::Signature;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
