@@ -11,6 +11,16 @@ use crate::error::InvalidSignature;
 /// The HMAC-SHA256 state both schemes sign with.
 pub(crate) type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
+// A keyed HMAC state is two SHA-256 cores (the ipad and opad midstates,
+// which are key-equivalent). With sha2's `zeroize` feature each core wipes
+// itself on drop; the key types rely on that when they claim
+// `ZeroizeOnDrop`, so fail the build if it ever stops being true.
+const _: () = {
+    const fn assert_zeroize_on_drop<T: ZeroizeOnDrop>() {}
+    assert_zeroize_on_drop::<sha2::block_api::Sha256VarCore>();
+    assert_zeroize_on_drop::<zeroize::Zeroizing<String>>();
+};
+
 /// A signature made by this crate: 64 lowercase hex characters.
 ///
 /// A valid signature is a credential, so `Debug` prints `Signature([redacted])`

@@ -89,3 +89,12 @@ fn signature_serializes_as_hex_for_responses() {
     let json = serde_json::to_string(&sig).unwrap();
     assert_eq!(json, format!("\"{}\"", sig.as_str()));
 }
+
+#[test]
+fn key_types_zeroize_on_drop() {
+    fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    assert_zeroize_on_drop::<AppHash>();
+    assert_zeroize_on_drop::<SigningKey>();
+    assert_zeroize_on_drop::<macrofy::SigningKey>();
+    assert_zeroize_on_drop::<tower_signing::Signature>();
+}

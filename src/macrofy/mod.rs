@@ -38,6 +38,9 @@ pub struct SigningKey {
     mac: HmacSha256,
 }
 
+/// The keyed state's SHA-256 cores wipe themselves on drop (see `signature.rs`).
+impl zeroize::ZeroizeOnDrop for SigningKey {}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey([redacted])")

@@ -160,6 +160,9 @@ pub struct AppHash {
     hex: Zeroizing<String>,
 }
 
+/// Its only field wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for AppHash {}
+
 impl fmt::Debug for AppHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AppHash([redacted])")
