@@ -43,6 +43,13 @@ mod validate;
 pub use session::{Session, SessionUser};
 pub use validate::{ValidationError, validate_app_id, validate_signature_format, validate_user_id};
 
+/// A boxed, sendable future: what the pluggable stores of the gateway and the
+/// client return, so they can be used as trait objects.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A boxed error from a pluggable store or registry backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The demo app id shared by `examples/macrofy_gateway.rs` and
 /// `examples/server.rs` when no environment is set.
 ///

@@ -36,8 +36,6 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
@@ -64,11 +62,7 @@ pub use quota::{Admission, InMemoryQuotaStore, QuotaStore};
 pub use registry::{AppRegistry, InMemoryAppRegistry, RegistryConfigError};
 pub use token::{Claims, TOKEN_TTL_SECONDS, TokenError};
 
-/// A boxed, sendable future: what [`AppRegistry`] and [`QuotaStore`] return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A boxed error from a registry or store backend.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use super::{BoxError, BoxFuture};
 
 /// The gateway's protected route answering the caller's own session user,
 /// `{id, appId, externalId}`, for a valid bearer token.
