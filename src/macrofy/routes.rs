@@ -48,6 +48,9 @@ pub const SIGNATURE_PATH: &str = "/api/macrofy-signature";
 /// The backend-proxied connect route (the recommended production flow).
 pub const SESSION_PATH: &str = "/api/macrofy-session";
 
+/// The default bound on the session route's gateway call: 30 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The body limit of both routes (16 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
@@ -79,6 +82,7 @@ pub struct MacrofyConfig {
     app_id: String,
     key: SigningKey,
     base_url: String,
+    timeout: Duration,
     #[cfg(feature = "client")]
     client: crate::macrofy::client::MacrofyClient,
     body_limit: usize,
@@ -91,6 +95,7 @@ impl fmt::Debug for MacrofyConfig {
             .field("app_id", &self.app_id)
             .field("app_secret", &"[redacted]")
             .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
             .field("body_limit", &self.body_limit)
             .field("demo", &self.demo)
             .finish()
@@ -119,6 +124,7 @@ impl MacrofyConfig {
             app_id: app_id.to_owned(),
             key,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout: DEFAULT_TIMEOUT,
             #[cfg(feature = "client")]
             client: crate::macrofy::client::MacrofyClient::builder()
                 .base_url(base_url)
@@ -214,7 +220,7 @@ impl MacrofyConfig {
         {
             self.client = crate::macrofy::client::MacrofyClient::builder()
                 .base_url(base_url)
-                .timeout(self.client.timeout())
+                .timeout(self.timeout)
                 .build()
                 .map_err(|e| ConfigError::Client(e.to_string()))?;
         }
@@ -227,6 +233,11 @@ impl MacrofyConfig {
     /// # Errors
     /// [`ConfigError::Client`] for a zero timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
+        if timeout.is_zero() {
+            return Err(ConfigError::Client(
+                "the timeout must be greater than zero".into(),
+            ));
+        }
         #[cfg(feature = "client")]
         {
             self.client = crate::macrofy::client::MacrofyClient::builder()
@@ -235,10 +246,7 @@ impl MacrofyConfig {
                 .build()
                 .map_err(|e| ConfigError::Client(e.to_string()))?;
         }
-        #[cfg(not(feature = "client"))]
-        if timeout.is_zero() {
-            return Err(ConfigError::Client("the timeout must be greater than zero".into()));
-        }
+        self.timeout = timeout;
         Ok(self)
     }
 
