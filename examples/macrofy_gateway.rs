@@ -52,7 +52,10 @@ async fn run() -> Result<(), String> {
     };
     let host = env("HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = match env("PORT") {
-        Some(p) => p.trim().parse().map_err(|_| "PORT must be a port number".to_owned())?,
+        Some(p) => p
+            .trim()
+            .parse()
+            .map_err(|_| "PORT must be a port number".to_owned())?,
         None => 4000,
     };
     let addr: SocketAddr = format!("{host}:{port}")

@@ -39,7 +39,9 @@ async fn file_store_survives_a_restart_without_network_and_disconnect_removes_it
         .session_store(FileSessionStore::new(&path))
         .build()
         .unwrap();
-    let session = bounded(first.connect(&demo_payload("user-1"))).await.unwrap();
+    let session = bounded(first.connect(&demo_payload("user-1")))
+        .await
+        .unwrap();
     assert!(path.exists());
     #[cfg(unix)]
     {
@@ -102,7 +104,10 @@ async fn corrupt_store_file_is_no_session() {
 #[tokio::test]
 async fn expired_session_is_dropped_on_restore() {
     let clock = ManualClock::new(1_700_000_000);
-    let gateway = gateway_config(None).with_clock(clock.clone()).build().unwrap();
+    let gateway = gateway_config(None)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
     let gw = serve(gateway.router()).await;
     let store_dir = tempfile::tempdir().unwrap();
     let path = store_dir.path().join("s.json");
@@ -119,7 +124,10 @@ async fn expired_session_is_dropped_on_restore() {
     clock.advance(1);
     assert!(!client.is_connected(), "exp reached");
     assert_eq!(bounded(client.restore_session()).await.unwrap(), None);
-    assert!(!path.exists(), "the expired session is removed from the store");
+    assert!(
+        !path.exists(),
+        "the expired session is removed from the store"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +183,11 @@ async fn invalid_input_is_refused_before_any_network_call() {
     assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
 }
 
-async fn stub(status: StatusCode, headers: &'static [(&'static str, &'static str)], body: &'static str) -> Server {
+async fn stub(
+    status: StatusCode,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+) -> Server {
     serve(Router::new().route(
         CONNECT_PATH,
         axum_post(move || async move {
@@ -194,17 +206,33 @@ async fn stub(status: StatusCode, headers: &'static [(&'static str, &'static str
 #[tokio::test]
 async fn http_failures_map_to_typed_errors() {
     let p = demo_payload("u1");
-    let cases: Vec<(Server, fn(&ClientError) -> bool)> = vec![
+    type Check = fn(&ClientError) -> bool;
+    let cases: Vec<(Server, Check)> = vec![
         (
-            stub(StatusCode::BAD_REQUEST, &[], r#"{"error":"Missing userId"}"#).await,
+            stub(
+                StatusCode::BAD_REQUEST,
+                &[],
+                r#"{"error":"Missing userId"}"#,
+            )
+            .await,
             |e| matches!(e, ClientError::BadRequest { message } if message == "Missing userId"),
         ),
         (
-            stub(StatusCode::UNAUTHORIZED, &[], r#"{"error":"Invalid signature"}"#).await,
+            stub(
+                StatusCode::UNAUTHORIZED,
+                &[],
+                r#"{"error":"Invalid signature"}"#,
+            )
+            .await,
             |e| matches!(e, ClientError::Unauthorized { .. }),
         ),
         (
-            stub(StatusCode::FORBIDDEN, &[], r#"{"error":"Sandbox quota exceeded"}"#).await,
+            stub(
+                StatusCode::FORBIDDEN,
+                &[],
+                r#"{"error":"Sandbox quota exceeded"}"#,
+            )
+            .await,
             |e| matches!(e, ClientError::QuotaExceeded { .. }),
         ),
         (
@@ -212,17 +240,29 @@ async fn http_failures_map_to_typed_errors() {
             |e| matches!(e, ClientError::NotFound { message } if message == "Not Found"),
         ),
         (
-            stub(StatusCode::TOO_MANY_REQUESTS, &[("retry-after", "30")], "{}").await,
-            |e| matches!(e, ClientError::RateLimited { retry_after: Some(30), .. }),
+            stub(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("retry-after", "30")],
+                "{}",
+            )
+            .await,
+            |e| {
+                matches!(
+                    e,
+                    ClientError::RateLimited {
+                        retry_after: Some(30),
+                        ..
+                    }
+                )
+            },
         ),
         (
             stub(StatusCode::SERVICE_UNAVAILABLE, &[], "down").await,
             |e| matches!(e, ClientError::Server { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE),
         ),
-        (
-            stub(StatusCode::OK, &[], r#"{"token":"t"}"#).await,
-            |e| matches!(e, ClientError::InvalidResponse(_)),
-        ),
+        (stub(StatusCode::OK, &[], r#"{"token":"t"}"#).await, |e| {
+            matches!(e, ClientError::InvalidResponse(_))
+        }),
     ];
     for (server, expected) in cases {
         let client = MacrofyClient::builder()
@@ -259,14 +299,24 @@ async fn a_slow_gateway_times_out() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let err = bounded(client.connect(&demo_payload("u1"))).await.unwrap_err();
-    assert!(matches!(err, ClientError::Timeout(d) if d == Duration::from_millis(150)), "{err:?}");
+    let err = bounded(client.connect(&demo_payload("u1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Timeout(d) if d == Duration::from_millis(150)),
+        "{err:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(
         MacrofyClient::builder().build().unwrap().timeout(),
         Duration::from_secs(30)
     );
-    assert!(MacrofyClient::builder().timeout(Duration::ZERO).build().is_err());
+    assert!(
+        MacrofyClient::builder()
+            .timeout(Duration::ZERO)
+            .build()
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -290,7 +340,10 @@ async fn no_secret_signature_token_or_key_in_debug_output() {
     let gateway_config = gateway_config(Some(3));
     let failed = {
         let mut bad = payload.clone();
-        bad.signature = SigningKey::new("other").unwrap().sign_user_id("user-1").to_hex();
+        bad.signature = SigningKey::new("other")
+            .unwrap()
+            .sign_user_id("user-1")
+            .to_hex();
         bounded(client.exchange(&bad)).await.unwrap_err()
     };
 

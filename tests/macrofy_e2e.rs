@@ -53,12 +53,19 @@ async fn three_party_handshake() {
     let app = backend(&gw.url(), DEMO_APP_SECRET).await;
 
     // 1. SPEC 2.2: the backend signs for the device.
-    let signed = post(&format!("{}{SIGNATURE_PATH}", app.url()), r#"{"userId":"user-42"}"#).await;
+    let signed = post(
+        &format!("{}{SIGNATURE_PATH}", app.url()),
+        r#"{"userId":"user-42"}"#,
+    )
+    .await;
     assert_eq!(signed.status, StatusCode::OK);
     let signed = signed.json();
     assert_eq!(signed["appId"], DEMO_APP_ID);
     assert_eq!(signed["userId"], "user-42");
-    assert_eq!(signed["signature"], demo_key().sign_user_id("user-42").as_str());
+    assert_eq!(
+        signed["signature"],
+        demo_key().sign_user_id("user-42").as_str()
+    );
 
     // 2. The device (or the client) hands the triple to the gateway.
     let client = MacrofyClient::builder().base_url(gw.url()).build().unwrap();
@@ -69,7 +76,10 @@ async fn three_party_handshake() {
     assert_eq!(session.user.app_id, DEMO_APP_ID);
     assert_eq!(session.user.external_id, "user-42");
     assert!(!session.user.id.contains("user-42"));
-    assert_eq!(session.user.id, gateway.scoped_user_id(DEMO_APP_ID, "user-42"));
+    assert_eq!(
+        session.user.id,
+        gateway.scoped_user_id(DEMO_APP_ID, "user-42")
+    );
 
     let claims = verify_independently(&session.token);
     assert_eq!(claims.sub, session.user.id);
@@ -82,7 +92,11 @@ async fn three_party_handshake() {
     assert!(claims.jti.bytes().all(|b| b.is_ascii_hexdigit()));
 
     // 3. The recommended flow: the backend connects and returns only {token, user}.
-    let proxied = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"user-42"}"#).await;
+    let proxied = post(
+        &format!("{}{SESSION_PATH}", app.url()),
+        r#"{"userId":"user-42"}"#,
+    )
+    .await;
     assert_eq!(proxied.status, StatusCode::OK);
     let v = proxied.json();
     let keys: HashSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -91,7 +105,10 @@ async fn three_party_handshake() {
     assert!(!text.contains(DEMO_APP_SECRET));
     assert!(!text.contains(demo_key().sign_user_id("user-42").as_str()));
     let proxied_claims = verify_independently(v["token"].as_str().unwrap());
-    assert_eq!(proxied_claims.sub, session.user.id, "same (appId, userId), same id");
+    assert_eq!(
+        proxied_claims.sub, session.user.id,
+        "same (appId, userId), same id"
+    );
     assert_ne!(proxied_claims.jti, claims.jti);
 
     // 4. The token opens the gateway's protected route.
@@ -129,7 +146,11 @@ async fn invalid_signature_is_a_typed_401() {
 
     // Through the backend with the wrong secret: 401 passes through.
     let app = backend(&gw.url(), "not-the-demo-secret").await;
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"u1"}"#).await;
+    let res = post(
+        &format!("{}{SESSION_PATH}", app.url()),
+        r#"{"userId":"u1"}"#,
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.error(), "Invalid signature");
 }
@@ -158,10 +179,18 @@ async fn quota_of_two_refuses_the_third_user_but_not_a_returning_one() {
 
     // The backend passes the 403 through.
     let app = backend(&gw.url(), DEMO_APP_SECRET).await;
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"user-4"}"#).await;
+    let res = post(
+        &format!("{}{SESSION_PATH}", app.url()),
+        r#"{"userId":"user-4"}"#,
+    )
+    .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(res.error(), "Sandbox quota exceeded");
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"user-2"}"#).await;
+    let res = post(
+        &format!("{}{SESSION_PATH}", app.url()),
+        r#"{"userId":"user-2"}"#,
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
@@ -205,23 +234,77 @@ async fn every_gateway_validation_case_is_a_400_naming_the_field() {
     let sig = demo_key().sign_user_id("u").to_hex();
     let long_user = "u".repeat(257);
     let cases: Vec<(String, &str)> = vec![
-        (r#"{"userId":"u","signature":"SIG"}"#.into(), "Missing appId"),
-        (r#"{"appId":"","userId":"u","signature":"SIG"}"#.into(), "Missing appId"),
-        (r#"{"appId":null,"userId":"u","signature":"SIG"}"#.into(), "Missing appId"),
-        (r#"{"appId":1234567890,"userId":"u","signature":"SIG"}"#.into(), "appId must be a string"),
-        (r#"{"appId":"short","userId":"u","signature":"SIG"}"#.into(), "appId must be 10-12 characters from A-Za-z0-9_-"),
-        (r#"{"appId":"abcdefghijklm","userId":"u","signature":"SIG"}"#.into(), "appId must be 10-12 characters from A-Za-z0-9_-"),
-        (r#"{"appId":"abcdefghi!","userId":"u","signature":"SIG"}"#.into(), "appId must be 10-12 characters from A-Za-z0-9_-"),
-        (r#"{"appId":"APP","signature":"SIG"}"#.into(), "Missing userId"),
-        (r#"{"appId":"APP","userId":"","signature":"SIG"}"#.into(), "Missing userId"),
-        (r#"{"appId":"APP","userId":7,"signature":"SIG"}"#.into(), "userId must be a string"),
-        (format!(r#"{{"appId":"APP","userId":"{long_user}","signature":"SIG"}}"#), "userId must be at most 256 bytes"),
-        (r#"{"appId":"APP","userId":"u"}"#.into(), "Missing signature"),
-        (r#"{"appId":"APP","userId":"u","signature":""}"#.into(), "Missing signature"),
-        (r#"{"appId":"APP","userId":"u","signature":["x"]}"#.into(), "signature must be a string"),
-        (r#"{"appId":"APP","userId":"u","signature":"abc"}"#.into(), "signature must be 64 hex characters"),
-        (format!(r#"{{"appId":"APP","userId":"u","signature":"{}"}}"#, "g".repeat(64)), "signature must be 64 hex characters"),
-        (format!(r#"{{"appId":"APP","userId":"u","signature":"{}0"}}"#, sig), "signature must be 64 hex characters"),
+        (
+            r#"{"userId":"u","signature":"SIG"}"#.into(),
+            "Missing appId",
+        ),
+        (
+            r#"{"appId":"","userId":"u","signature":"SIG"}"#.into(),
+            "Missing appId",
+        ),
+        (
+            r#"{"appId":null,"userId":"u","signature":"SIG"}"#.into(),
+            "Missing appId",
+        ),
+        (
+            r#"{"appId":1234567890,"userId":"u","signature":"SIG"}"#.into(),
+            "appId must be a string",
+        ),
+        (
+            r#"{"appId":"short","userId":"u","signature":"SIG"}"#.into(),
+            "appId must be 10-12 characters from A-Za-z0-9_-",
+        ),
+        (
+            r#"{"appId":"abcdefghijklm","userId":"u","signature":"SIG"}"#.into(),
+            "appId must be 10-12 characters from A-Za-z0-9_-",
+        ),
+        (
+            r#"{"appId":"abcdefghi!","userId":"u","signature":"SIG"}"#.into(),
+            "appId must be 10-12 characters from A-Za-z0-9_-",
+        ),
+        (
+            r#"{"appId":"APP","signature":"SIG"}"#.into(),
+            "Missing userId",
+        ),
+        (
+            r#"{"appId":"APP","userId":"","signature":"SIG"}"#.into(),
+            "Missing userId",
+        ),
+        (
+            r#"{"appId":"APP","userId":7,"signature":"SIG"}"#.into(),
+            "userId must be a string",
+        ),
+        (
+            format!(r#"{{"appId":"APP","userId":"{long_user}","signature":"SIG"}}"#),
+            "userId must be at most 256 bytes",
+        ),
+        (
+            r#"{"appId":"APP","userId":"u"}"#.into(),
+            "Missing signature",
+        ),
+        (
+            r#"{"appId":"APP","userId":"u","signature":""}"#.into(),
+            "Missing signature",
+        ),
+        (
+            r#"{"appId":"APP","userId":"u","signature":["x"]}"#.into(),
+            "signature must be a string",
+        ),
+        (
+            r#"{"appId":"APP","userId":"u","signature":"abc"}"#.into(),
+            "signature must be 64 hex characters",
+        ),
+        (
+            format!(
+                r#"{{"appId":"APP","userId":"u","signature":"{}"}}"#,
+                "g".repeat(64)
+            ),
+            "signature must be 64 hex characters",
+        ),
+        (
+            format!(r#"{{"appId":"APP","userId":"u","signature":"{}0"}}"#, sig),
+            "signature must be 64 hex characters",
+        ),
         ("[]".into(), "Request body must be a JSON object"),
         ("\"text\"".into(), "Request body must be a JSON object"),
     ];
@@ -235,14 +318,22 @@ async fn every_gateway_validation_case_is_a_400_naming_the_field() {
     for malformed in ["", "{", "{\"appId\":", "not json"] {
         let res = post(&url, malformed).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{malformed:?}");
-        assert!(res.error().starts_with("Invalid JSON body: "), "{}", res.error());
+        assert!(
+            res.error().starts_with("Invalid JSON body: "),
+            "{}",
+            res.error()
+        );
     }
     // No content-type at all still parses.
     let ok = demo_key().payload(DEMO_APP_ID, "u");
     let res = request(Method::POST, &url, serde_json::to_vec(&ok).unwrap(), &[]).await;
     assert_eq!(res.status, StatusCode::OK);
     // Over the 16 KiB limit: 413.
-    let huge = format!(r#"{{"appId":"{}","pad":"{}"}}"#, DEMO_APP_ID, "x".repeat(20_000));
+    let huge = format!(
+        r#"{{"appId":"{}","pad":"{}"}}"#,
+        DEMO_APP_ID,
+        "x".repeat(20_000)
+    );
     let res = post(&url, huge).await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res.error().contains("16384"), "{}", res.error());
@@ -251,7 +342,10 @@ async fn every_gateway_validation_case_is_a_400_naming_the_field() {
 #[tokio::test]
 async fn bearer_protected_route_refuses_missing_expired_forged_and_wrong_audience() {
     let clock = ManualClock::new(1_700_000_000);
-    let gateway = gateway_config(None).with_clock(clock.clone()).build().unwrap();
+    let gateway = gateway_config(None)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
     let gw = serve(gateway.router()).await;
     let other_audience = gateway_config(None)
         .with_clock(clock.clone())
@@ -259,7 +353,11 @@ async fn bearer_protected_route_refuses_missing_expired_forged_and_wrong_audienc
         .build()
         .unwrap();
     let key = demo_key();
-    let token = gateway.connect(&key.payload(DEMO_APP_ID, "u1")).await.unwrap().token;
+    let token = gateway
+        .connect(&key.payload(DEMO_APP_ID, "u1"))
+        .await
+        .unwrap()
+        .token;
     let foreign = other_audience
         .connect(&key.payload(DEMO_APP_ID, "u1"))
         .await
@@ -287,7 +385,10 @@ async fn bearer_protected_route_refuses_missing_expired_forged_and_wrong_audienc
         (None, "Missing bearer token"),
         (Some(format!("Bearer {forged}")), "Invalid token"),
         (Some(format!("Bearer {foreign}")), "Invalid token"),
-        (Some(format!("Basic {token}")), "Authorization must be 'Bearer <token>'"),
+        (
+            Some(format!("Basic {token}")),
+            "Authorization must be 'Bearer <token>'",
+        ),
     ] {
         let res = get(auth).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{message}");

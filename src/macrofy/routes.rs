@@ -168,11 +168,16 @@ impl MacrofyConfig {
             get("MACROFY_APP_SECRET").ok_or(ConfigError::MissingVar("MACROFY_APP_SECRET"))?,
         );
         let base_url = get("MACROFY_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Self::build(&app_id, &secret, &base_url, ("MACROFY_APP_ID", "MACROFY_APP_SECRET"))
-            .map_err(|e| match e {
-                ConfigError::Client(msg) => ConfigError::Client(format!("MACROFY_BASE_URL: {msg}")),
-                e => e,
-            })
+        Self::build(
+            &app_id,
+            &secret,
+            &base_url,
+            ("MACROFY_APP_ID", "MACROFY_APP_SECRET"),
+        )
+        .map_err(|e| match e {
+            ConfigError::Client(msg) => ConfigError::Client(format!("MACROFY_BASE_URL: {msg}")),
+            e => e,
+        })
     }
 
     /// [`from_env_or_demo`](Self::from_env_or_demo) reading variables
@@ -190,13 +195,12 @@ impl MacrofyConfig {
         let base_url = lookup("MACROFY_BASE_URL")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEMO_GATEWAY_URL.to_owned());
-        let mut config = Self::build(DEMO_APP_ID, DEMO_APP_SECRET, &base_url, ("", ""))
-            .map_err(|e| match e {
-                ConfigError::Client(msg) => {
-                    ConfigError::Client(format!("MACROFY_BASE_URL: {msg}"))
-                }
+        let mut config = Self::build(DEMO_APP_ID, DEMO_APP_SECRET, &base_url, ("", "")).map_err(
+            |e| match e {
+                ConfigError::Client(msg) => ConfigError::Client(format!("MACROFY_BASE_URL: {msg}")),
                 e => e,
-            })?;
+            },
+        )?;
         config.demo = true;
         Ok(config)
     }
@@ -450,18 +454,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
     #[test]
     fn env_errors_name_the_variable() {
         let e = MacrofyConfig::from_lookup(lookup(&[])).unwrap_err();
         assert_eq!(e.to_string(), "MACROFY_APP_ID is not set");
-        let e = MacrofyConfig::from_lookup(lookup(&[("MACROFY_APP_ID", "abcdefghij")])).unwrap_err();
+        let e =
+            MacrofyConfig::from_lookup(lookup(&[("MACROFY_APP_ID", "abcdefghij")])).unwrap_err();
         assert_eq!(e.to_string(), "MACROFY_APP_SECRET is not set");
         let e = MacrofyConfig::from_lookup(lookup(&[
             ("MACROFY_APP_ID", "abcdefghij"),
@@ -550,6 +551,11 @@ mod tests {
         }
         let (status, v) = post("{").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(v["error"].as_str().unwrap().starts_with("Invalid JSON body: "));
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid JSON body: ")
+        );
     }
 }

@@ -168,10 +168,7 @@ mod tests {
             Err(ValidationError::InvalidAppId)
         );
         // Ten characters but more than ten bytes: rejected, no panic.
-        assert_eq!(
-            validate_app_id("ééééé"),
-            Err(ValidationError::InvalidAppId)
-        );
+        assert_eq!(validate_app_id("ééééé"), Err(ValidationError::InvalidAppId));
     }
 
     #[test]

@@ -49,7 +49,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::{CONNECT_PATH, DEFAULT_BASE_URL, Session, SessionUser, SignaturePayload, ValidationError};
+use super::{
+    CONNECT_PATH, DEFAULT_BASE_URL, Session, SessionUser, SignaturePayload, ValidationError,
+};
 use crate::http::ErrorBody;
 use crate::{Clock, SystemClock};
 
@@ -214,7 +216,9 @@ impl ClientError {
 /// status's reason phrase.
 fn upstream_message(status: StatusCode, body: &[u8]) -> String {
     match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) if !error.is_empty() => error.chars().take(MAX_MESSAGE_CHARS).collect(),
+        Ok(ErrorBody { error }) if !error.is_empty() => {
+            error.chars().take(MAX_MESSAGE_CHARS).collect()
+        }
         _ => status.canonical_reason().unwrap_or("no message").to_owned(),
     }
 }
@@ -328,7 +332,11 @@ fn connect_uri(base_url: &str) -> Result<Uri, ClientBuildError> {
         .map_err(|_| ClientBuildError::InvalidBaseUrl("not a URL"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(ClientBuildError::InvalidBaseUrl("the scheme must be http or https")),
+        _ => {
+            return Err(ClientBuildError::InvalidBaseUrl(
+                "the scheme must be http or https",
+            ));
+        }
     }
     let authority = uri
         .authority()
@@ -412,7 +420,10 @@ impl MacrofyClient {
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.inner.connect_uri.clone();
         let headers = request.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             header::USER_AGENT,
@@ -439,7 +450,11 @@ impl MacrofyClient {
             .map_err(|_| ClientError::Timeout(self.inner.timeout))??;
 
         if !parts.status.is_success() {
-            return Err(ClientError::from_status(parts.status, &parts.headers, &bytes));
+            return Err(ClientError::from_status(
+                parts.status,
+                &parts.headers,
+                &bytes,
+            ));
         }
         match serde_json::from_slice::<Session>(&bytes) {
             Ok(session) if !session.token.is_empty() => Ok(session),
@@ -523,10 +538,7 @@ impl MacrofyClient {
     }
 
     fn current(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
-        self.inner
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -594,7 +606,9 @@ mod tests {
         let h = http::HeaderMap::new();
         let body = br#"{"error":"Invalid signature"}"#;
         let e = ClientError::from_status(StatusCode::UNAUTHORIZED, &h, body);
-        assert!(matches!(&e, ClientError::Unauthorized { message } if message == "Invalid signature"));
+        assert!(
+            matches!(&e, ClientError::Unauthorized { message } if message == "Invalid signature")
+        );
         assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
         let mut h429 = http::HeaderMap::new();
         h429.insert(header::RETRY_AFTER, HeaderValue::from_static("17"));

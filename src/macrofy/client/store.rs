@@ -140,7 +140,9 @@ impl FileSessionStore {
         };
         let name = path
             .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "session path has no file name"))?
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "session path has no file name")
+            })?
             .to_string_lossy()
             .into_owned();
         let mut attempt = 0;
@@ -205,7 +207,7 @@ fn open_private(path: &Path) -> io::Result<std::fs::File> {
 
 impl SessionStore for FileSessionStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<Session>, StoreError>> {
-        self.run(|path| Self::load_blocking(path))
+        self.run(Self::load_blocking)
     }
 
     fn save<'a>(&'a self, session: &'a Session) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -217,7 +219,7 @@ impl SessionStore for FileSessionStore {
     }
 
     fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(|path| Self::clear_blocking(path))
+        self.run(Self::clear_blocking)
     }
 }
 
@@ -248,7 +250,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         // No temporary file is left behind.
@@ -267,7 +272,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let store = FileSessionStore::new(&path);
-        for junk in [&b""[..], b"{", b"null", b"[]", b"\xff\xfe", br#"{"token":"","user":{"id":"a","appId":"b","externalId":"c"}}"#, br#"{"token":1}"#] {
+        for junk in [
+            &b""[..],
+            b"{",
+            b"null",
+            b"[]",
+            b"\xff\xfe",
+            br#"{"token":"","user":{"id":"a","appId":"b","externalId":"c"}}"#,
+            br#"{"token":1}"#,
+        ] {
             std::fs::write(&path, junk).unwrap();
             assert!(store.load().await.unwrap().is_none());
         }
@@ -277,7 +290,10 @@ mod tests {
     async fn missing_directory_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileSessionStore::new(dir.path().join("nope").join("s.json"));
-        assert!(matches!(store.save(&session("t")).await, Err(StoreError::Io(_))));
+        assert!(matches!(
+            store.save(&session("t")).await,
+            Err(StoreError::Io(_))
+        ));
     }
 
     #[tokio::test]

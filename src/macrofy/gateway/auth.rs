@@ -160,7 +160,9 @@ impl<F, B> fmt::Debug for ResponseFuture<F, B> {
             Kind::Inner { .. } => "Inner",
             Kind::Rejected { .. } => "Rejected",
         };
-        f.debug_struct("ResponseFuture").field("kind", &kind).finish()
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish()
     }
 }
 
@@ -241,19 +243,24 @@ mod tests {
 
     async fn token(g: &Gateway) -> String {
         let key = SigningKey::new(DEMO_APP_SECRET).unwrap();
-        g.connect(&key.payload(DEMO_APP_ID, "u1")).await.unwrap().token
+        g.connect(&key.payload(DEMO_APP_ID, "u1"))
+            .await
+            .unwrap()
+            .token
     }
 
     async fn call(g: &Gateway, auth: Option<&str>) -> (StatusCode, String, usize) {
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = Arc::clone(&calls);
-        let svc = ServiceBuilder::new()
-            .layer(g.require_bearer())
-            .service_fn(move |req: Request<Full<Bytes>>| {
+        let svc = ServiceBuilder::new().layer(g.require_bearer()).service_fn(
+            move |req: Request<Full<Bytes>>| {
                 seen.fetch_add(1, Ordering::SeqCst);
                 let sub = req.extensions().get::<Claims>().unwrap().sub.clone();
-                async move { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(sub)))) }
-            });
+                async move {
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(sub))))
+                }
+            },
+        );
         let mut req = Request::new(Full::new(Bytes::new()));
         if let Some(auth) = auth {
             req.headers_mut()

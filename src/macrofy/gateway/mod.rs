@@ -537,7 +537,11 @@ mod tests {
                 .unwrap_err(),
             GatewayConfigError::JwtSecretTooShort { len: 31 }
         );
-        assert!(GatewayConfig::new(apps.clone(), vec![7u8; 32]).build().is_ok());
+        assert!(
+            GatewayConfig::new(apps.clone(), vec![7u8; 32])
+                .build()
+                .is_ok()
+        );
         assert_eq!(
             GatewayConfig::new(apps, vec![7u8; 32])
                 .with_user_id_key(vec![1u8; 8])
@@ -613,10 +617,16 @@ mod tests {
             .unwrap();
         let cfg = GatewayConfig::new(apps, JWT).with_user_id_key(vec![b'k'; 40]);
         let dbg = format!("{cfg:?}");
-        assert!(!dbg.contains(JWT) && !dbg.contains(DEMO_APP_SECRET), "{dbg}");
+        assert!(
+            !dbg.contains(JWT) && !dbg.contains(DEMO_APP_SECRET),
+            "{dbg}"
+        );
         let g = cfg.build().unwrap();
         let dbg = format!("{g:?}");
-        assert!(!dbg.contains(JWT) && !dbg.contains(DEMO_APP_SECRET), "{dbg}");
+        assert!(
+            !dbg.contains(JWT) && !dbg.contains(DEMO_APP_SECRET),
+            "{dbg}"
+        );
         assert!(!dbg.contains("kkkk"), "{dbg}");
     }
 }

@@ -17,7 +17,10 @@ pub trait AppRegistry: Send + Sync + 'static {
     /// The key of `app_id`, `Ok(None)` when the app is unknown (401), or an
     /// error when the registry itself failed (503; the error is logged, so
     /// it must not contain secrets).
-    fn app_key<'a>(&'a self, app_id: &'a str) -> BoxFuture<'a, Result<Option<SigningKey>, BoxError>>;
+    fn app_key<'a>(
+        &'a self,
+        app_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SigningKey>, BoxError>>;
 }
 
 /// An [`AppRegistry`] held in memory, built from configuration at start-up.
@@ -165,7 +168,10 @@ impl InMemoryAppRegistry {
 }
 
 impl AppRegistry for InMemoryAppRegistry {
-    fn app_key<'a>(&'a self, app_id: &'a str) -> BoxFuture<'a, Result<Option<SigningKey>, BoxError>> {
+    fn app_key<'a>(
+        &'a self,
+        app_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SigningKey>, BoxError>> {
         Box::pin(future::ready(Ok(self.apps.get(app_id).cloned())))
     }
 }

@@ -174,7 +174,11 @@ mod tests {
     #[test]
     fn other_key_issuer_or_audience_is_invalid() {
         let others = [
-            TokenKeys::new(b"another-secret-of-32-bytes-long!", "iss-a".into(), "aud-a".into()),
+            TokenKeys::new(
+                b"another-secret-of-32-bytes-long!",
+                "iss-a".into(),
+                "aud-a".into(),
+            ),
             TokenKeys::new(SECRET, "iss-a".into(), "aud-b".into()),
             TokenKeys::new(SECRET, "iss-b".into(), "aud-a".into()),
         ];
