@@ -104,7 +104,7 @@ impl fmt::Debug for MacrofyConfig {
 
 impl MacrofyConfig {
     /// A config for `app_id` signing with `app_secret` (its literal text),
-    /// talking to [`DEFAULT_BASE_URL`](super::DEFAULT_BASE_URL).
+    /// talking to [`DEFAULT_BASE_URL`].
     ///
     /// # Errors
     /// An app id that is not a 10-12 character nanoid, or an empty secret.

@@ -248,7 +248,7 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Builds a [`MacrofyClient`]. Defaults: base URL
-/// [`DEFAULT_BASE_URL`](super::DEFAULT_BASE_URL), timeout 30 s, an in-memory
+/// [`DEFAULT_BASE_URL`], timeout 30 s, an in-memory
 /// session store, the system clock.
 #[must_use]
 pub struct MacrofyClientBuilder {
