@@ -375,7 +375,13 @@ impl Gateway {
     pub async fn connect(&self, payload: &SignaturePayload) -> Result<Session, ConnectError> {
         let result = self.connect_inner(payload).await;
         if let Err(e) = &result {
-            tracing::warn!(app_id = %payload.app_id, status = e.status().as_u16(), reason = %e, "macrofy connect refused");
+            // Only a well-formed appId is logged: anything else is
+            // caller-controlled text of any length.
+            let app_id = match super::validate_app_id(&payload.app_id) {
+                Ok(()) => payload.app_id.as_str(),
+                Err(_) => "[invalid]",
+            };
+            tracing::warn!(app_id, status = e.status().as_u16(), reason = %e, "macrofy connect refused");
         }
         result
     }
