@@ -25,7 +25,7 @@ impl ErrorBody {
 
 /// Builds `status` with a JSON body `{"error": message}` and
 /// `content-type: application/json`.
-#[allow(dead_code)] // used by the layers and routes that build on this module
+#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
 pub(crate) fn json_error<B: From<Bytes>>(status: StatusCode, message: &str) -> Response<B> {
     let body = serde_json::to_vec(&ErrorBody::new(message)).expect("a string map serializes");
     let mut res = Response::new(B::from(Bytes::from(body)));
@@ -65,7 +65,7 @@ impl BodyError {
 /// Reads the whole body once, stopping as soon as it passes `limit` bytes
 /// (the rest is never buffered). A `Content-Length` over the limit is refused
 /// before reading anything.
-#[allow(dead_code)] // used by the layers and routes that build on this module
+#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
 pub(crate) async fn read_limited<B>(
     headers: &http::HeaderMap,
     body: B,
@@ -121,8 +121,8 @@ impl JsonBodyError {
     }
 }
 
-#[allow(dead_code)] // used by the layers and routes that build on this module
 /// Parses `bytes` as a JSON object, whatever the content-type said.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
 pub(crate) fn parse_json_object(
     bytes: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>, JsonBodyError> {

@@ -44,6 +44,12 @@
 //! ## Features
 //! - `tokio` (default): [`utilsio::SigningKey::derive_async`] runs scrypt on
 //!   the blocking pool.
+//! - `axum` (default): ready routes and extractors, e.g. the Macrofy
+//!   backend routes in `macrofy::routes`.
+//! - `gateway` (default): `macrofy::gateway`, a local Macrofy-compatible
+//!   `POST /api/auth/connect` with quota and session JWTs.
+//! - `client` (default): `macrofy::client`, the Macrofy client with its
+//!   session lifecycle (hyper 1 + rustls).
 //! - `cli`: the `tower-signing` debugging binary.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

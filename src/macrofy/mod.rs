@@ -28,6 +28,51 @@ use serde::{Deserialize, Serialize};
 use crate::error::{InvalidSignature, KeyError};
 use crate::signature::{HmacSha256, Signature, verify_hex};
 
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod gateway;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod routes;
+mod session;
+mod validate;
+
+pub use session::{Session, SessionUser};
+pub use validate::{ValidationError, validate_app_id, validate_signature_format, validate_user_id};
+
+/// A boxed, sendable future: what the pluggable stores of the gateway and the
+/// client return, so they can be used as trait objects.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A boxed error from a pluggable store or registry backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The demo app id shared by `examples/macrofy_gateway.rs` and
+/// `examples/server.rs` when no environment is set.
+///
+/// **Demo only.** Anyone can read it here; never register it with a real
+/// gateway.
+pub const DEMO_APP_ID: &str = "demo_app_001";
+
+/// The demo app secret paired with [`DEMO_APP_ID`].
+///
+/// **Demo only.** It is public (it is in this crate's source), so a gateway
+/// that accepts it accepts anyone. Use it for local, offline runs only.
+pub const DEMO_APP_SECRET: &str = "demo-macrofy-secret-do-not-use-in-production";
+
+/// Where `examples/macrofy_gateway.rs` listens by default: the base URL a
+/// demo backend calls when `MACROFY_BASE_URL` is unset.
+pub const DEMO_GATEWAY_URL: &str = "http://127.0.0.1:4000";
+
+/// The production Macrofy API, the client's default base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.macrofy.com";
+
+/// The gateway path that exchanges a signature for a session (SPEC 2.3).
+pub const CONNECT_PATH: &str = "/api/auth/connect";
+
 /// The Macrofy signing key: an HMAC-SHA256 state keyed once with the app
 /// secret's UTF-8 text.
 ///
@@ -106,6 +151,20 @@ pub struct SignaturePayload {
     pub user_id: String,
     /// 64-char hex HMAC of the userId.
     pub signature: String,
+}
+
+impl SignaturePayload {
+    /// Checks the three fields as the gateway does (SPEC 2.3), without any
+    /// network call: appId is a 10-12 character nanoid, userId is non-empty
+    /// and at most 256 bytes, signature is 64 hex characters.
+    ///
+    /// # Errors
+    /// The first field that is wrong, named in the message.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_app_id(&self.app_id)?;
+        validate_user_id(&self.user_id)?;
+        validate_signature_format(&self.signature)
+    }
 }
 
 impl fmt::Debug for SignaturePayload {

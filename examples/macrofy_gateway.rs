@@ -1,0 +1,149 @@
+//! A local Macrofy-compatible gateway (`POST /api/auth/connect`, SPEC 2.3)
+//! for offline integration tests: verify `{appId, userId, signature}`, count
+//! sandbox users, issue 7-day HS256 session JWTs.
+//!
+//! Run with: cargo run --example macrofy_gateway
+//!
+//! Environment (each has a demo default, printed at start-up):
+//! - `MACROFY_GATEWAY_APPS`: `appId:secret,appId:secret` (default: the demo
+//!   app `tower_signing::macrofy::DEMO_APP_ID` / `DEMO_APP_SECRET`).
+//! - `MACROFY_GATEWAY_JWT_SECRET`: the JWT signing key, at least 32 bytes
+//!   (default: a public demo key).
+//! - `MACROFY_SANDBOX_USER_LIMIT`: distinct users per app, or `unlimited`
+//!   (default: 100).
+//! - `HOST` / `PORT`: where to listen (default 127.0.0.1:4000, the address
+//!   `examples/server.rs` calls when `MACROFY_BASE_URL` is unset).
+//!
+//! Stops gracefully on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use tower_signing::macrofy::gateway::{
+    DEFAULT_SANDBOX_USER_LIMIT, GatewayConfig, InMemoryAppRegistry, SESSION_PATH,
+};
+use tower_signing::macrofy::{self, CONNECT_PATH, SigningKey};
+
+/// Public, demo only: anyone can read it here.
+const DEMO_JWT_SECRET: &str = "demo-macrofy-gateway-jwt-key-not-for-production";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn run() -> Result<(), String> {
+    let demo_apps = env("MACROFY_GATEWAY_APPS").is_none();
+    let apps = match env("MACROFY_GATEWAY_APPS") {
+        Some(spec) => InMemoryAppRegistry::from_spec(&spec)
+            .map_err(|e| format!("MACROFY_GATEWAY_APPS: {e}"))?,
+        None => InMemoryAppRegistry::new()
+            .with_app(macrofy::DEMO_APP_ID, macrofy::DEMO_APP_SECRET)
+            .map_err(|e| e.to_string())?,
+    };
+    let app_count = apps.len();
+    let demo_jwt = env("MACROFY_GATEWAY_JWT_SECRET").is_none();
+    let jwt_secret = env("MACROFY_GATEWAY_JWT_SECRET").unwrap_or_else(|| DEMO_JWT_SECRET.into());
+    let limit = match env("MACROFY_SANDBOX_USER_LIMIT") {
+        None => Some(DEFAULT_SANDBOX_USER_LIMIT),
+        Some(v) if v.trim().eq_ignore_ascii_case("unlimited") => None,
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            "MACROFY_SANDBOX_USER_LIMIT must be a whole number or `unlimited`".to_owned()
+        })?),
+    };
+    let host = env("HOST").unwrap_or_else(|| "127.0.0.1".into());
+    let port: u16 = match env("PORT") {
+        Some(p) => p
+            .trim()
+            .parse()
+            .map_err(|_| "PORT must be a port number".to_owned())?,
+        None => 4000,
+    };
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|_| "HOST must be an IP address".to_owned())?;
+
+    let gateway = GatewayConfig::new(apps, jwt_secret.into_bytes())
+        .with_sandbox_user_limit(limit)
+        .build()
+        .map_err(|e| format!("MACROFY_GATEWAY_JWT_SECRET: {e}"))?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    println!("Macrofy gateway listening on http://{addr}");
+    if demo_apps {
+        println!("  DEMO app (MACROFY_GATEWAY_APPS unset; public credentials, local use only):");
+        println!("    appId:  {}", macrofy::DEMO_APP_ID);
+        println!("    secret: {}", macrofy::DEMO_APP_SECRET);
+    } else {
+        println!("  apps: {app_count} from MACROFY_GATEWAY_APPS");
+    }
+    if demo_jwt {
+        println!("  JWT key: the public demo key (set MACROFY_GATEWAY_JWT_SECRET for your own)");
+    }
+    match limit {
+        Some(n) => println!("  sandbox user limit: {n} distinct users per app"),
+        None => println!("  sandbox user limit: unlimited"),
+    }
+    if demo_apps {
+        let payload = SigningKey::new(macrofy::DEMO_APP_SECRET)
+            .map_err(|e| e.to_string())?
+            .payload(macrofy::DEMO_APP_ID, "demo-user-1");
+        let body = serde_json::to_string(&payload).map_err(|e| e.to_string())?;
+        println!();
+        println!("Try it:");
+        println!(
+            "  curl -s -X POST http://{addr}{CONNECT_PATH} -H 'content-type: application/json' -d '{body}'"
+        );
+        println!(
+            "  curl -s http://{addr}{SESSION_PATH} -H 'authorization: Bearer <token from above>'"
+        );
+    }
+
+    axum::serve(listener, gateway.router::<()>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("Macrofy gateway stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
