@@ -35,7 +35,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p.parse().map_err(|_| "PORT must be a number from 0 to 65535")?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| "PORT must be a number from 0 to 65535")?,
         Err(_) => 3000,
     };
 
@@ -73,7 +75,8 @@ fn load_config() -> Result<(UtilsioConfig, bool), Box<dyn Error>> {
     if any_set {
         Ok((UtilsioConfig::from_env()?, false))
     } else {
-        let demo = UtilsioConfig::new(DEMO_SECRET, DEMO_SALT, DEMO_APP_ID).with_require_https(false);
+        let demo =
+            UtilsioConfig::new(DEMO_SECRET, DEMO_SALT, DEMO_APP_ID).with_require_https(false);
         Ok((demo, true))
     }
 }
@@ -87,8 +90,16 @@ fn print_banner(addr: SocketAddr, demo: bool, require_https: bool) {
         println!(" UTILSIO_APP_ID to serve a real app.");
         println!("==================================================================");
     }
-    let app_id = if demo { DEMO_APP_ID.to_owned() } else { "$UTILSIO_APP_ID".to_owned() };
-    let proto = if require_https { " -H 'X-Forwarded-Proto: https'" } else { "" };
+    let app_id = if demo {
+        DEMO_APP_ID.to_owned()
+    } else {
+        "$UTILSIO_APP_ID".to_owned()
+    };
+    let proto = if require_https {
+        " -H 'X-Forwarded-Proto: https'"
+    } else {
+        ""
+    };
     println!("listening on {base}");
     println!();
     println!("# utilsio.dev's signature callback:");

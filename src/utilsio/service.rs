@@ -51,10 +51,17 @@ impl IntoResponse for MessageError {
 /// use serde::Deserialize;
 /// use tower_signing::utilsio::{AuthHeaders, MessageError, SigningKey, SigningService, UtilsioState};
 ///
-/// #[derive(Clone, FromRef)]
+/// #[derive(Clone)]
 /// struct AppState {
 ///     utilsio: UtilsioState,
 ///     // ...the app's own state
+/// }
+///
+/// // (or `#[derive(FromRef)]` with axum's `macros` feature)
+/// impl FromRef<AppState> for UtilsioState {
+///     fn from_ref(state: &AppState) -> Self {
+///         state.utilsio.clone()
+///     }
 /// }
 ///
 /// #[derive(Deserialize)]
