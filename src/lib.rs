@@ -44,6 +44,11 @@
 //! ## Features
 //! - `tokio` (default): [`utilsio::SigningKey::derive_async`] runs scrypt on
 //!   the blocking pool.
+//! - `tower` (default): [`utilsio::layer`], the signature callback checks as
+//!   tower layers (framework-neutral: axum, hyper, any `http` service).
+//! - `axum` (default): [`utilsio::router`] (the ready routes),
+//!   [`utilsio::SigningService`] (the extractor) and
+//!   [`utilsio::UtilsioConfig`] (`from_env()`, key derivation once).
 //! - `cli`: the `tower-signing` debugging binary.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
