@@ -1,10 +1,11 @@
 //! HTTP plumbing shared by the layers, routes and gateway: JSON error
 //! responses and bounded body reading. Framework-neutral (http + http-body).
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, Collected, Limited};
 use serde::{Deserialize, Serialize};
 
 /// The JSON error body every rejection in this crate uses: `{"error": "..."}`.
@@ -25,7 +26,6 @@ impl ErrorBody {
 
 /// Builds `status` with a JSON body `{"error": message}` and
 /// `content-type: application/json`.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
 pub(crate) fn json_error<B: From<Bytes>>(status: StatusCode, message: &str) -> Response<B> {
     let body = serde_json::to_vec(&ErrorBody::new(message)).expect("a string map serializes");
     let mut res = Response::new(B::from(Bytes::from(body)));
@@ -65,12 +65,29 @@ impl BodyError {
 /// Reads the whole body once, stopping as soon as it passes `limit` bytes
 /// (the rest is never buffered). A `Content-Length` over the limit is refused
 /// before reading anything.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
+#[cfg_attr(not(feature = "axum"), allow(dead_code))] // only the axum routes read whole bodies this way
 pub(crate) async fn read_limited<B>(
     headers: &http::HeaderMap,
     body: B,
     limit: usize,
 ) -> Result<Bytes, BodyError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let collect = start_limited(headers, body, limit)?;
+    finish_limited(collect.await, limit)
+}
+
+/// The first half of [`read_limited`] for hand-written futures (a layer's
+/// nameable `ResponseFuture`): refuses a declared `Content-Length` over the
+/// limit, otherwise returns the collecting future. Finish with
+/// [`finish_limited`].
+pub(crate) fn start_limited<B>(
+    headers: &http::HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Collect<Limited<B>>, BodyError>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -82,7 +99,16 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    Ok(Limited::new(body, limit).collect())
+}
+
+/// The second half of [`read_limited`]: maps the collected body or the
+/// `Limited` error to bytes or a [`BodyError`].
+pub(crate) fn finish_limited<D: Buf>(
+    collected: Result<Collected<D>, Box<dyn std::error::Error + Send + Sync>>,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err)
             if err
@@ -122,7 +148,7 @@ impl JsonBodyError {
 }
 
 /// Parses `bytes` as a JSON object, whatever the content-type said.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))] // tower-only builds use it once the utilsio layers land
+#[cfg_attr(not(feature = "axum"), allow(dead_code))] // only the axum routes read whole bodies this way
 pub(crate) fn parse_json_object(
     bytes: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>, JsonBodyError> {

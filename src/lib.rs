@@ -44,8 +44,12 @@
 //! ## Features
 //! - `tokio` (default): [`utilsio::SigningKey::derive_async`] runs scrypt on
 //!   the blocking pool.
-//! - `axum` (default): ready routes and extractors, e.g. the Macrofy
-//!   backend routes in `macrofy::routes`.
+//! - `tower` (default): [`utilsio::layer`], the signature callback checks as
+//!   tower layers (framework-neutral: axum, hyper, any `http` service).
+//! - `axum` (default): [`utilsio::router`] (the ready routes),
+//!   [`utilsio::SigningService`] (the extractor) and
+//!   [`utilsio::UtilsioConfig`] (`from_env()`, key derivation once), and the
+//!   Macrofy backend routes in `macrofy::routes`.
 //! - `gateway` (default): `macrofy::gateway`, a local Macrofy-compatible
 //!   `POST /api/auth/connect` with quota and session JWTs.
 //! - `client` (default): `macrofy::client`, the Macrofy client with its

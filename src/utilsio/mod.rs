@@ -22,10 +22,24 @@
 
 mod derive;
 mod key;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod layer;
 mod message;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod routes;
+#[cfg(feature = "axum")]
+mod service;
 mod window;
 
 pub use derive::{AppHash, MAX_SCRYPT_MEMORY, ScryptParams};
 pub use key::SigningKey;
 pub use message::{MessageError, SignatureMessage, Timestamp, cancellation_additional_data};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use routes::{ConfigError, UtilsioConfig, UtilsioState, router};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use service::{AuthHeaders, SigningService};
 pub use window::{TimestampError, TimestampWindow};

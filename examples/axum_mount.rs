@@ -1,0 +1,115 @@
+//! An existing axum app with its own state and routes that mounts the
+//! utilsio routes and signs in one of its own handlers with `SigningService`.
+//!
+//! Run with: cargo run --example axum_mount
+//!
+//! Listens on 127.0.0.1:`PORT` (default 3000) with demo credentials unless
+//! `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT` and `UTILSIO_APP_ID` are set. Try:
+//!
+//! ```sh
+//! curl -s -X POST localhost:3000/api/subscribe -H 'authorization: Bearer demo-user-token' \
+//!      -H 'content-type: application/json' -d '{"deviceId":"device-123","amountPerDay":"0.033333"}'
+//! ```
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tower_signing::utilsio::{self, SigningService, UtilsioConfig, UtilsioState};
+
+/// The app's own state; `UtilsioState` is one field of it.
+#[derive(Clone)]
+struct AppState {
+    users_by_token: Arc<HashMap<String, String>>,
+    utilsio: UtilsioState,
+}
+
+impl FromRef<AppState> for UtilsioState {
+    fn from_ref(state: &AppState) -> Self {
+        state.utilsio.clone()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeRequest {
+    device_id: String,
+    amount_per_day: String,
+}
+
+/// The app's own handler: authenticates its user, then signs the
+/// subscription (`additionalData` = amountPerDay) in one line.
+async fn subscribe(
+    State(state): State<AppState>,
+    signer: SigningService,
+    headers: HeaderMap,
+    Json(body): Json<SubscribeRequest>,
+) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(user) = token.and_then(|t| state.users_by_token.get(t)) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "Sign in first"})),
+        )
+            .into_response();
+    };
+    tracing::info!(%user, "signing a subscription");
+    signer
+        .sign(&body.device_id, Some(&body.amount_per_day))
+        .into_response()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match UtilsioConfig::from_env() {
+        Ok(config) => config,
+        Err(_) => {
+            eprintln!(
+                "DEMO MODE: UTILSIO_* not set, using demo credentials with the HTTPS check off"
+            );
+            UtilsioConfig::new(
+                "demo-secret-DO-NOT-USE-IN-PRODUCTION",
+                "64656d6f2d73616c74",
+                "demo-app-id",
+            )
+            .with_require_https(false)
+        }
+    };
+
+    // Mounting: build the state once, then one `merge`.
+    let utilsio_state = config.build().await?;
+    let state = AppState {
+        users_by_token: Arc::new(HashMap::from([("demo-user-token".into(), "alice".into())])),
+        utilsio: utilsio_state.clone(),
+    };
+    let app = Router::new()
+        .route("/", get(|| async { "my existing app" }))
+        .route("/api/subscribe", post(subscribe))
+        .with_state(state)
+        .merge(utilsio::router(utilsio_state));
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The signature callback checks served by plain hyper 1 + hyper-util, no axum.
+//!
+//! Run with: cargo run --example hyper_service
+//!
+//! Listens on 127.0.0.1:`PORT` (default 3000) with demo credentials and the
+//! HTTPS check off; every path runs the same callback layers. Try:
+//!
+//! ```sh
+//! curl -s -X POST localhost:3000/ -H 'X-utilsio-Origin: utilsio.dev' \
+//!      -d "{\"deviceId\":\"d1\",\"appId\":\"demo-app-id\",\"additionalData\":\"x\",\"timestamp\":$(date +%s)}"
+//! ```
+
+use std::convert::Infallible;
+use std::error::Error;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_signing::utilsio::layer::{CallbackRequest, SignatureCallbackLayer};
+use tower_signing::utilsio::{ScryptParams, SigningKey};
+
+const DEMO_APP_ID: &str = "demo-app-id";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    eprintln!("DEMO MODE: demo credentials, HTTPS check off");
+    // Once, on the blocking pool.
+    let key = SigningKey::derive_async(
+        "demo-secret-DO-NOT-USE-IN-PRODUCTION",
+        "64656d6f2d73616c74",
+        ScryptParams::default(),
+    )
+    .await?;
+
+    let service = ServiceBuilder::new()
+        .layer(SignatureCallbackLayer::new(DEMO_APP_ID).with_require_https(false))
+        .service_fn(move |req: Request<Full<Bytes>>| {
+            let key = key.clone();
+            async move {
+                // The layers guarantee the parsed callback is there.
+                let response = match req.extensions().get::<CallbackRequest>() {
+                    Some(callback) => {
+                        let body = serde_json::json!({
+                            "signature": key.sign(callback.message()),
+                            "timestamp": callback.timestamp().to_string(),
+                        });
+                        Response::builder()
+                            .header(header::CONTENT_TYPE, "application/json")
+                            .body(Full::new(Bytes::from(body.to_string())))
+                    }
+                    None => Response::builder()
+                        .status(StatusCode::INTERNAL_SERVER_ERROR)
+                        .body(Full::new(Bytes::new())),
+                };
+                Ok::<_, Infallible>(response.expect("static headers are valid"))
+            }
+        });
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            // Bridge tower's `Service<Request<Incoming>>` to hyper's service trait.
+            let hyper_service =
+                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    service.clone().oneshot(req)
+                });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), hyper_service)
+                .await
+            {
+                tracing::debug!("connection error: {e}");
+            }
+        });
+    }
+    Ok(())
+}
