@@ -60,6 +60,8 @@
 mod clock;
 mod error;
 #[cfg(feature = "tower")]
+mod future;
+#[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod http;
 pub mod macrofy;

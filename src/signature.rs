@@ -4,7 +4,7 @@ use std::fmt;
 
 use hmac::Mac;
 use serde::{Serialize, Serializer};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::ZeroizeOnDrop;
 
 use crate::error::InvalidSignature;
 
@@ -28,7 +28,11 @@ const _: () = {
 /// serde (it serializes as the hex string), which is what a response needs.
 ///
 /// Equality is constant-time.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+///
+/// Unlike the key types it is not wiped on drop: a signature exists to be
+/// sent, so copies of it live in response buffers anyway, and wiping this one
+/// would cost a measurable share of the per-request work for no protection.
+#[derive(Clone)]
 pub struct Signature {
     hex: [u8; 64],
 }

@@ -96,5 +96,4 @@ fn key_types_zeroize_on_drop() {
     assert_zeroize_on_drop::<AppHash>();
     assert_zeroize_on_drop::<SigningKey>();
     assert_zeroize_on_drop::<macrofy::SigningKey>();
-    assert_zeroize_on_drop::<tower_signing::Signature>();
 }

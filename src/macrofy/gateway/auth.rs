@@ -1,19 +1,18 @@
 //! Bearer-token protection for the gateway's own routes: a tower layer
 //! ([`RequireBearerLayer`]) and an axum extractor ([`BearerClaims`]).
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::{Claims, Gateway, TokenError};
+/// The response future of [`RequireBearer`]: the inner service's, or an
+/// already-built 401.
+pub use crate::future::ResponseFuture;
 use crate::http::json_error;
 
 fn unauthorized<B: From<Bytes>>(error: TokenError) -> Response<B> {
@@ -119,65 +118,12 @@ where
         match self.gateway.verify_bearer(request.headers()) {
             Ok(claims) => {
                 request.extensions_mut().insert(claims);
-                ResponseFuture {
-                    kind: Kind::Inner {
-                        future: self.inner.call(request),
-                    },
-                }
+                ResponseFuture::inner(self.inner.call(request))
             }
             Err(error) => {
                 tracing::warn!(reason = %error, "bearer token refused");
-                ResponseFuture {
-                    kind: Kind::Rejected {
-                        response: Some(unauthorized(error)),
-                    },
-                }
+                ResponseFuture::rejected(unauthorized(error))
             }
-        }
-    }
-}
-
-pin_project! {
-    /// The response future of [`RequireBearer`]: the inner service's, or an
-    /// already-built 401.
-    pub struct ResponseFuture<F, B> {
-        #[pin]
-        kind: Kind<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B> fmt::Debug for ResponseFuture<F, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            Kind::Inner { .. } => "Inner",
-            Kind::Rejected { .. } => "Rejected",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("kind", &kind)
-            .finish()
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
-            KindProj::Rejected { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
         }
     }
 }

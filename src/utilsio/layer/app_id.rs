@@ -18,8 +18,8 @@ use http::{Request, Response};
 use subtle::ConstantTimeEq;
 use tower::{Layer, Service};
 
-pub use super::future::ResponseFuture;
 use super::{CallbackRejection, CallbackRequest, Responder};
+pub use crate::future::ResponseFuture;
 
 /// Layer that applies [`CheckAppId`]: the body's appId must equal the
 /// configured one, byte for byte. Otherwise 403 `Invalid appId`.

@@ -19,9 +19,10 @@ use tower::{Layer, Service};
 use super::{
     CallbackBody, CallbackBodyLayer, CallbackRejection, CheckAppId, CheckAppIdLayer,
     CheckTimestamp, CheckTimestampLayer, RequireHttps, RequireHttpsLayer, RequireOrigin,
-    RequireOriginLayer, Responder, callback_body, future,
+    RequireOriginLayer, Responder, callback_body,
 };
 use crate::Clock;
+use crate::future;
 use crate::utilsio::TimestampWindow;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -39,8 +39,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, Uri, header};
 use tower::{Layer, Service};
 
-pub use super::future::ResponseFuture;
 use super::{CallbackRejection, Responder};
+pub use crate::future::ResponseFuture;
 
 /// Layer that applies [`RequireHttps`]: accepts a request when its first
 /// `X-Forwarded-Proto` value is `https`, when the first element of its

@@ -74,7 +74,6 @@
 pub mod app_id;
 pub mod callback;
 pub mod callback_body;
-mod future;
 pub mod https;
 pub mod origin;
 mod rejection;

@@ -31,8 +31,8 @@ use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
-pub use super::future::ResponseFuture;
 use super::{CallbackRejection, OriginProblem, Responder};
+pub use crate::future::ResponseFuture;
 
 /// The header utilsio.dev sends: `x-utilsio-origin`.
 pub const ORIGIN_HEADER: HeaderName = HeaderName::from_static("x-utilsio-origin");

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-pub use super::future::ResponseFuture;
 use super::{CallbackRejection, CallbackRequest, Responder};
+pub use crate::future::ResponseFuture;
 use crate::utilsio::TimestampWindow;
 use crate::{Clock, SystemClock};
 

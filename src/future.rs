@@ -1,4 +1,5 @@
-//! The response future of the header and extension checks.
+//! The response future shared by the middleware that decide before calling
+//! the inner service (the utilsio checks, the gateway's bearer check).
 
 use std::fmt;
 use std::future::Future;
@@ -9,8 +10,9 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// Response future of the checks that decide before calling the inner
-    /// service: either the inner service's future or a ready rejection.
+    /// Response future of the middleware that decide before calling the
+    /// inner service: either the inner service's future or a ready rejection
+    /// response.
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
