@@ -37,6 +37,31 @@ pub(crate) fn json_error<B: From<Bytes>>(status: StatusCode, message: &str) -> R
     res
 }
 
+/// The fallback for a route that only takes `POST`: 405 with a JSON error
+/// and `Allow: POST`, like every other rejection in this crate.
+#[cfg(feature = "axum")]
+pub(crate) async fn post_only() -> axum::response::Response {
+    let mut res = json_error::<axum::body::Body>(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed: use POST",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    res
+}
+
+/// The same for a route that only takes `GET`.
+#[cfg(feature = "gateway")]
+pub(crate) async fn get_only() -> axum::response::Response {
+    let mut res = json_error::<axum::body::Body>(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed: use GET",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    res
+}
+
 /// Reading a request body failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -364,9 +364,15 @@ pub fn router<S>(config: MacrofyConfig) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let router = Router::new().route(SIGNATURE_PATH, post(signature_handler));
+    let router = Router::new().route(
+        SIGNATURE_PATH,
+        post(signature_handler).fallback(crate::http::post_only),
+    );
     #[cfg(feature = "client")]
-    let router = router.route(SESSION_PATH, post(session_handler));
+    let router = router.route(
+        SESSION_PATH,
+        post(session_handler).fallback(crate::http::post_only),
+    );
     router.with_state(MacrofyState::from(config))
 }
 
@@ -527,6 +533,24 @@ mod tests {
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn other_methods_get_a_json_405() {
+        for path in [SIGNATURE_PATH, SESSION_PATH] {
+            let app: Router = router(MacrofyConfig::new("abcdefghij", "s3cr3t").unwrap());
+            let req = http::Request::get(path).body(Body::empty()).unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(res.headers()[http::header::ALLOW], "POST");
+            assert_eq!(
+                res.headers()[http::header::CONTENT_TYPE],
+                "application/json"
+            );
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v["error"], "Method not allowed: use POST", "{path}");
+        }
     }
 
     #[tokio::test]

@@ -32,7 +32,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use zeroize::Zeroizing;
 
 use super::layer::{
@@ -184,25 +184,15 @@ where
             CALLBACK_PATH,
             post(signature_callback)
                 .route_layer(layer)
-                .fallback(method_not_allowed),
+                .fallback(crate::http::post_only),
         )
         .route(
             AUTH_HEADERS_PATH,
             MethodRouter::new()
                 .post(auth_headers)
-                .fallback(method_not_allowed),
+                .fallback(crate::http::post_only),
         )
         .with_state(state)
-}
-
-async fn method_not_allowed() -> Response {
-    let mut res = json_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed: use POST",
-    );
-    res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    res
 }
 
 /// `POST /api/signature-callback`: the checks ran in the layer.

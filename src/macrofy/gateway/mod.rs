@@ -484,8 +484,14 @@ impl Gateway {
         S: Clone + Send + Sync + 'static,
     {
         Router::new()
-            .route(CONNECT_PATH, post(connect_handler))
-            .route(SESSION_PATH, get(session_handler))
+            .route(
+                CONNECT_PATH,
+                post(connect_handler).fallback(crate::http::post_only),
+            )
+            .route(
+                SESSION_PATH,
+                get(session_handler).fallback(crate::http::get_only),
+            )
             .with_state(self.clone())
     }
 }
@@ -614,6 +620,29 @@ mod tests {
 
         clock.advance(TOKEN_TTL_SECONDS);
         assert_eq!(g.verify_token(&s.token), Err(TokenError::Expired));
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_get_a_json_405() {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        for (method, path, allow) in [
+            (http::Method::GET, CONNECT_PATH, "POST"),
+            (http::Method::POST, SESSION_PATH, "GET"),
+        ] {
+            let app: Router = gateway(ManualClock::new(1)).router();
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(res.headers()[http::header::ALLOW], allow);
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v["error"], format!("Method not allowed: use {allow}"));
+        }
     }
 
     #[test]
