@@ -69,23 +69,41 @@ async fn subscribe(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> std::process::ExitCode {
+    // Print errors with Display ("UTILSIO_APP_SECRET is not set"), not Debug.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
-    let config = match UtilsioConfig::from_env() {
-        Ok(config) => config,
-        Err(_) => {
-            eprintln!(
-                "DEMO MODE: UTILSIO_* not set, using demo credentials with the HTTPS check off"
-            );
-            UtilsioConfig::new(
-                "demo-secret-DO-NOT-USE-IN-PRODUCTION",
-                "64656d6f2d73616c74",
-                "demo-app-id",
-            )
-            .with_require_https(false)
-        }
+    // Demo credentials only when no UTILSIO_* variable is set at all; a
+    // partial environment is an error that names the missing variable.
+    let any_set = [
+        UtilsioConfig::SECRET_VAR,
+        UtilsioConfig::SALT_VAR,
+        UtilsioConfig::APP_ID_VAR,
+        UtilsioConfig::PUBLIC_APP_ID_VAR,
+    ]
+    .iter()
+    .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    let config = if any_set {
+        UtilsioConfig::from_env()?
+    } else {
+        eprintln!("DEMO MODE: UTILSIO_* not set, using demo credentials with the HTTPS check off");
+        UtilsioConfig::new(
+            "demo-secret-DO-NOT-USE-IN-PRODUCTION",
+            "64656d6f2d73616c74",
+            "demo-app-id",
+        )
+        .with_require_https(false)
     };
 
     // Mounting: build the state once, then one `merge`.

@@ -34,7 +34,18 @@ const DEMO_SALT: &str = "64656d6f2d73616c74"; // hex of "demo-salt"
 const DEMO_APP_ID: &str = "demo-app-id";
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> std::process::ExitCode {
+    // Print errors with Display ("UTILSIO_APP_SECRET is not set"), not Debug.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
