@@ -86,25 +86,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .init();
     // Demo credentials only when no UTILSIO_* variable is set at all; a
     // partial environment is an error that names the missing variable.
-    let any_set = [
-        UtilsioConfig::SECRET_VAR,
-        UtilsioConfig::SALT_VAR,
-        UtilsioConfig::APP_ID_VAR,
-        UtilsioConfig::PUBLIC_APP_ID_VAR,
-    ]
-    .iter()
-    .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-    let config = if any_set {
-        UtilsioConfig::from_env()?
-    } else {
+    let config = UtilsioConfig::from_env_or_demo()?;
+    if config.is_demo() {
         eprintln!("DEMO MODE: UTILSIO_* not set, using demo credentials with the HTTPS check off");
-        UtilsioConfig::new(
-            "demo-secret-DO-NOT-USE-IN-PRODUCTION",
-            "64656d6f2d73616c74",
-            "demo-app-id",
-        )
-        .with_require_https(false)
-    };
+    }
 
     // Mounting: build the state once, then one `merge`.
     let utilsio_state = config.build().await?;

@@ -16,7 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use tower_signing::utilsio::{ScryptParams, SignatureMessage, SigningKey};
+use tower_signing::utilsio::{
+    DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SignatureMessage, SigningKey,
+};
 
 #[derive(Clone)]
 struct AppState {
@@ -66,17 +68,12 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let key = SigningKey::derive_async(
-        "demo-secret-DO-NOT-USE-IN-PRODUCTION",
-        "64656d6f2d73616c74",
-        ScryptParams::default(),
-    )
-    .await?;
+    let key = SigningKey::derive_async(DEMO_APP_SECRET, DEMO_SALT, ScryptParams::default()).await?;
     let app = Router::new()
         .route("/api/signature-callback", post(callback))
         .with_state(AppState {
             key,
-            app_id: "demo-app-id",
+            app_id: DEMO_APP_ID,
         });
     let port: u16 = std::env::var("PORT")
         .ok()

@@ -20,9 +20,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_signing::utilsio::layer::{CallbackRequest, SignatureCallbackLayer};
-use tower_signing::utilsio::{ScryptParams, SigningKey};
-
-const DEMO_APP_ID: &str = "demo-app-id";
+use tower_signing::utilsio::{DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SigningKey};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -31,12 +29,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     eprintln!("DEMO MODE: demo credentials, HTTPS check off");
     // Once, on the blocking pool.
-    let key = SigningKey::derive_async(
-        "demo-secret-DO-NOT-USE-IN-PRODUCTION",
-        "64656d6f2d73616c74",
-        ScryptParams::default(),
-    )
-    .await?;
+    let key = SigningKey::derive_async(DEMO_APP_SECRET, DEMO_SALT, ScryptParams::default()).await?;
 
     let service = ServiceBuilder::new()
         .layer(SignatureCallbackLayer::new(DEMO_APP_ID).with_require_https(false))

@@ -25,13 +25,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
-use tower_signing::utilsio::{self, UtilsioConfig};
+use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig};
 use tracing_subscriber::EnvFilter;
-
-/// DEMO ONLY: well-known values, printed in this file. Never use them for a real app.
-const DEMO_SECRET: &str = "demo-secret-DO-NOT-USE-IN-PRODUCTION";
-const DEMO_SALT: &str = "64656d6f2d73616c74"; // hex of "demo-salt"
-const DEMO_APP_ID: &str = "demo-app-id";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -59,7 +54,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         Err(_) => 3000,
     };
 
-    let (config, demo) = load_config()?;
+    let config = UtilsioConfig::from_env_or_demo()?;
+    let demo = config.is_demo();
     let macrofy = MacrofyConfig::from_env_or_demo()?;
     // scrypt runs once here, on the blocking pool; requests only clone an HMAC state.
     let utilsio_state = config.build().await?;
@@ -83,26 +79,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .await?;
     eprintln!("server stopped");
     Ok(())
-}
-
-/// The config from the environment, or the demo one when none of the
-/// variables is set. A partial environment is an error naming what is missing.
-fn load_config() -> Result<(UtilsioConfig, bool), Box<dyn Error>> {
-    let any_set = [
-        UtilsioConfig::SECRET_VAR,
-        UtilsioConfig::SALT_VAR,
-        UtilsioConfig::APP_ID_VAR,
-        UtilsioConfig::PUBLIC_APP_ID_VAR,
-    ]
-    .iter()
-    .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-    if any_set {
-        Ok((UtilsioConfig::from_env()?, false))
-    } else {
-        let demo =
-            UtilsioConfig::new(DEMO_SECRET, DEMO_SALT, DEMO_APP_ID).with_require_https(false);
-        Ok((demo, true))
-    }
 }
 
 fn print_banner(addr: SocketAddr, demo: bool, require_https: bool) {

@@ -37,29 +37,29 @@ pub(crate) fn json_error<B: From<Bytes>>(status: StatusCode, message: &str) -> R
     res
 }
 
-/// The fallback for a route that only takes `POST`: 405 with a JSON error
-/// and `Allow: POST`, like every other rejection in this crate.
+/// 405 with a JSON error and `Allow: <allowed>`, like every other rejection
+/// in this crate; the fallback of routes that take one method.
 #[cfg(feature = "axum")]
-pub(crate) async fn post_only() -> axum::response::Response {
+fn method_not_allowed(allowed: &'static str) -> axum::response::Response {
     let mut res = json_error::<axum::body::Body>(
         StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed: use POST",
+        &format!("Method not allowed: use {allowed}"),
     );
     res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
     res
 }
 
-/// The same for a route that only takes `GET`.
+/// The fallback for a route that only takes `POST`.
+#[cfg(feature = "axum")]
+pub(crate) async fn post_only() -> axum::response::Response {
+    method_not_allowed("POST")
+}
+
+/// The fallback for a route that only takes `GET`.
 #[cfg(feature = "gateway")]
 pub(crate) async fn get_only() -> axum::response::Response {
-    let mut res = json_error::<axum::body::Body>(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed: use GET",
-    );
-    res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET"));
-    res
+    method_not_allowed("GET")
 }
 
 /// Reading a request body failed.

@@ -20,6 +20,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// The demo app id used by the examples when no environment is set.
+///
+/// **Demo only**, like [`DEMO_APP_SECRET`] and [`DEMO_SALT`].
+pub const DEMO_APP_ID: &str = "demo-app-id";
+
+/// The demo app secret paired with [`DEMO_APP_ID`].
+///
+/// **Demo only.** It is public (it is in this crate's source): signatures made
+/// with it prove nothing. Use it for local, offline runs only.
+pub const DEMO_APP_SECRET: &str = "demo-secret-DO-NOT-USE-IN-PRODUCTION";
+
+/// The demo salt (hex of `demo-salt`) paired with [`DEMO_APP_SECRET`].
+pub const DEMO_SALT: &str = "64656d6f2d73616c74";
+
 mod derive;
 mod key;
 #[cfg(feature = "tower")]

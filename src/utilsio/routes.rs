@@ -306,6 +306,7 @@ pub struct UtilsioConfig {
     scrypt: ScryptParams,
     body_limit: usize,
     window: TimestampWindow,
+    demo: bool,
 }
 
 impl fmt::Debug for UtilsioConfig {
@@ -318,6 +319,7 @@ impl fmt::Debug for UtilsioConfig {
             .field("scrypt", &self.scrypt)
             .field("body_limit", &self.body_limit)
             .field("window", &self.window)
+            .field("demo", &self.demo)
             .finish()
     }
 }
@@ -350,7 +352,76 @@ impl UtilsioConfig {
             scrypt: ScryptParams::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             window: TimestampWindow::default(),
+            demo: false,
         }
+    }
+
+    /// The public demo app ([`DEMO_APP_ID`](crate::utilsio::DEMO_APP_ID) and
+    /// its secret and salt) with the HTTPS check off, for local runs.
+    ///
+    /// # Warning
+    /// Its secret is in this crate's source: never serve it to real users.
+    pub fn demo() -> Self {
+        UtilsioConfig {
+            demo: true,
+            ..UtilsioConfig::new(
+                crate::utilsio::DEMO_APP_SECRET,
+                crate::utilsio::DEMO_SALT,
+                crate::utilsio::DEMO_APP_ID,
+            )
+            .with_require_https(false)
+        }
+    }
+
+    /// [`UtilsioConfig::from_env`], or [`UtilsioConfig::demo`] when none of
+    /// the `UTILSIO_*` variables (nor `NEXT_PUBLIC_UTILSIO_APP_ID`) is set.
+    ///
+    /// A partial environment is an error naming what is missing, never a
+    /// silent fall-back to the demo app.
+    ///
+    /// # Errors
+    /// As [`UtilsioConfig::from_env`].
+    pub fn from_env_or_demo() -> Result<Self, ConfigError> {
+        Self::from_lookup_or_demo(|name| std::env::var(name).ok())
+    }
+
+    /// [`UtilsioConfig::from_env_or_demo`] reading variables through `lookup`.
+    ///
+    /// ```
+    /// use tower_signing::utilsio::UtilsioConfig;
+    ///
+    /// let demo = UtilsioConfig::from_lookup_or_demo(|_| None)?;
+    /// assert!(demo.is_demo());
+    /// assert!(!demo.require_https());
+    ///
+    /// let partial = UtilsioConfig::from_lookup_or_demo(|k| (k == "UTILSIO_APP_ID").then(|| "app".into()));
+    /// assert_eq!(partial.unwrap_err().to_string(), "environment variable UTILSIO_APP_SECRET is not set");
+    /// # Ok::<(), tower_signing::utilsio::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`UtilsioConfig::from_env`].
+    pub fn from_lookup_or_demo(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let any_set = [
+            Self::SECRET_VAR,
+            Self::SALT_VAR,
+            Self::APP_ID_VAR,
+            Self::PUBLIC_APP_ID_VAR,
+        ]
+        .iter()
+        .any(|name| lookup(name).is_some_and(|v| !v.is_empty()));
+        if any_set {
+            Self::from_lookup(lookup)
+        } else {
+            Ok(Self::demo())
+        }
+    }
+
+    /// Whether this is the public demo app ([`UtilsioConfig::demo`]).
+    pub fn is_demo(&self) -> bool {
+        self.demo
     }
 
     /// Reads `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT`, `UTILSIO_APP_ID`
