@@ -1,5 +1,7 @@
 //! An existing axum app with its own state and routes that mounts the
-//! utilsio routes and signs in one of its own handlers with `SigningService`.
+//! utilsio routes and signs in one of its own handlers with `SigningService`,
+//! and mounts the Macrofy routes behind its own login (`AppUser`): they sign
+//! only for the signed-in user, never for an id sent in a body.
 //!
 //! Run with: cargo run --example axum_mount
 //!
@@ -9,18 +11,24 @@
 //! ```sh
 //! curl -s -X POST localhost:3000/api/subscribe -H 'authorization: Bearer demo-user-token' \
 //!      -H 'content-type: application/json' -d '{"deviceId":"device-123","amountPerDay":"0.033333"}'
+//! curl -s -X POST localhost:3000/api/macrofy-signature -H 'authorization: Bearer demo-user-token'
 //! ```
+//!
+//! Macrofy uses `MACROFY_APP_ID` / `MACROFY_APP_SECRET`, or the demo app when
+//! both are unset.
 
 use std::collections::HashMap;
 use std::error::Error;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
+use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
 use tower_signing::utilsio::{self, SigningService, UtilsioConfig, UtilsioState};
 
 /// The app's own state; `UtilsioState` is one field of it.
@@ -33,6 +41,35 @@ struct AppState {
 impl FromRef<AppState> for UtilsioState {
     fn from_ref(state: &AppState) -> Self {
         state.utilsio.clone()
+    }
+}
+
+/// The app's login as an extractor: the Macrofy routes act as this user.
+/// Its rejection, `Unauthenticated`, answers 401 JSON.
+struct AppUser(String);
+
+impl AuthenticatedUser for AppUser {
+    fn user_id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for AppUser {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Unauthenticated> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        token
+            .and_then(|t| state.users_by_token.get(t))
+            .map(|user| AppUser(user.clone()))
+            .ok_or(Unauthenticated)
     }
 }
 
@@ -97,9 +134,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
         users_by_token: Arc::new(HashMap::from([("demo-user-token".into(), "alice".into())])),
         utilsio: utilsio_state.clone(),
     };
+    let macrofy = MacrofyConfig::from_env_or_demo()?;
     let app = Router::new()
         .route("/", get(|| async { "my existing app" }))
         .route("/api/subscribe", post(subscribe))
+        // The Macrofy routes run `AppUser` on the app's state first.
+        .merge(macrofy_routes::router::<AppUser, AppState>(macrofy))
         .with_state(state)
         .merge(utilsio::router(utilsio_state));
 

@@ -5,9 +5,21 @@
 //! Serves, on `HOST`:`PORT` (default 127.0.0.1:3000):
 //! - `POST /api/signature-callback`: utilsio.dev's server-to-server callback (SPEC 1.5);
 //! - `POST /api/utilsio/auth-headers`: the "get auth headers" server action (SPEC 1.4);
-//! - `POST /api/macrofy-signature`: `{userId}` to `{appId, userId, signature}` (SPEC 2.2);
-//! - `POST /api/macrofy-session`: signs, connects to the Macrofy gateway at
-//!   `MACROFY_BASE_URL` and returns only `{token, user}` (the recommended flow).
+//! - `POST /api/macrofy-signature`: `{appId, userId, signature}` for the signed-in user;
+//! - `POST /api/macrofy-session`: the signed-in user's Macrofy session from the
+//!   gateway at `MACROFY_BASE_URL`, cached and refreshed; only `{token, user}`
+//!   leaves the server (the recommended flow).
+//!
+//! Users sign in the way a real app would plug in its own login, kept tiny:
+//! `Authorization: Bearer <token>`, looked up in `EXAMPLE_USER_TOKENS`
+//! (`token:userId,token:userId`; demo tokens are printed when unset). Without
+//! a known token, the auth-headers and both Macrofy routes answer 401
+//! `{"error":"Authentication required"}`; the userId is never read from the
+//! body.
+//!
+//! Sessions are cached in memory, or in Redis when `REDIS_URL` is set (build
+//! with `--features redis`), so several instances share them and make one
+//! gateway call per user between them.
 //!
 //! Macrofy uses `MACROFY_APP_ID` / `MACROFY_APP_SECRET`, or, when both are
 //! unset, the demo app served by `cargo run --example macrofy_gateway`
@@ -21,12 +33,109 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
+use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
 use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig};
 use tracing_subscriber::EnvFilter;
+
+/// The demo sign-ins used when `EXAMPLE_USER_TOKENS` is unset.
+const DEMO_USER_TOKENS: &str = "demo-token-alice:alice,demo-token-bob:bob";
+
+/// The app's users: bearer token to userId (a real app asks its session
+/// store or identity provider).
+#[derive(Clone)]
+struct UserTokens(Arc<Vec<(String, String)>>);
+
+impl UserTokens {
+    /// Parses `token:userId,token:userId`.
+    fn parse(spec: &str) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        for entry in spec.split(',').filter(|e| !e.trim().is_empty()) {
+            let Some((token, user)) = entry.trim().split_once(':') else {
+                return Err(
+                    "EXAMPLE_USER_TOKENS must be token:userId pairs separated by commas".into(),
+                );
+            };
+            if token.is_empty() || user.is_empty() {
+                return Err(
+                    "EXAMPLE_USER_TOKENS has an entry with an empty token or userId".into(),
+                );
+            }
+            pairs.push((token.to_owned(), user.to_owned()));
+        }
+        if pairs.is_empty() {
+            return Err("EXAMPLE_USER_TOKENS has no token:userId pair".into());
+        }
+        Ok(UserTokens(Arc::new(pairs)))
+    }
+
+    /// The user of `Authorization: Bearer <token>`, comparing every known
+    /// token in constant time.
+    fn user(&self, headers: &axum::http::HeaderMap) -> Option<User> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?;
+        let mut found = None;
+        for (known, user) in self.0.iter() {
+            if bool::from(known.as_bytes().ct_eq(token.as_bytes())) {
+                found = Some(User(user.clone()));
+            }
+        }
+        found
+    }
+}
+
+/// The signed-in user: the extractor the Macrofy routes are generic over.
+struct User(String);
+
+impl AuthenticatedUser for User {
+    fn user_id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<S> FromRequestParts<S> for User
+where
+    UserTokens: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Unauthenticated> {
+        UserTokens::from_ref(state)
+            .user(&parts.headers)
+            .ok_or(Unauthenticated)
+    }
+}
+
+/// Lets only signed-in users reach the auth-headers action.
+// TODO(lead): once the callback branch lands, mount auth-headers through
+// utilsio's own authorization hook with `User` and delete this middleware.
+async fn auth_headers_login(
+    State(tokens): State<UserTokens>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path() == utilsio::routes::AUTH_HEADERS_PATH
+        && tokens.user(request.headers()).is_none()
+    {
+        return Unauthenticated.into_response();
+    }
+    next.run(request).await
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -57,6 +166,18 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let config = UtilsioConfig::from_env_or_demo()?;
     let demo = config.is_demo();
     let macrofy = MacrofyConfig::from_env_or_demo()?;
+    let tokens_env = std::env::var("EXAMPLE_USER_TOKENS")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let demo_tokens = tokens_env.is_none();
+    let tokens = UserTokens::parse(tokens_env.as_deref().unwrap_or(DEMO_USER_TOKENS))?;
+    let (macrofy, cache) = match std::env::var("REDIS_URL").ok().filter(|v| !v.is_empty()) {
+        Some(url) => (with_redis(macrofy, &url).await?, "Redis (REDIS_URL)"),
+        None => (
+            macrofy,
+            "memory (set REDIS_URL to share them between instances)",
+        ),
+    };
     // scrypt runs once here, on the blocking pool; requests only clone an HMAC state.
     let utilsio_state = config.build().await?;
     let require_https = utilsio_state.require_https();
@@ -66,13 +187,39 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let macrofy_base_url = macrofy.base_url().to_owned();
 
     let app = Router::new()
-        .merge(utilsio::router(utilsio_state))
-        .merge(macrofy_routes::router(macrofy));
+        .merge(
+            utilsio::router(utilsio_state).layer(middleware::from_fn_with_state(
+                tokens.clone(),
+                auth_headers_login,
+            )),
+        )
+        .merge(macrofy_routes::router::<User, _>(macrofy))
+        .with_state(tokens.clone());
 
     let listener = TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
-    print_banner(addr, demo, require_https);
-    print_macrofy_banner(addr, macrofy_demo, &macrofy_app_id, &macrofy_base_url);
+    let example_token = tokens.0[0].0.clone();
+    if demo_tokens {
+        println!("# DEMO sign-ins (set EXAMPLE_USER_TOKENS=token:userId,... for your own):");
+        for (token, user) in tokens.0.iter() {
+            println!("#   Authorization: Bearer {token}  ->  {user}");
+        }
+    } else {
+        println!(
+            "# sign-ins from EXAMPLE_USER_TOKENS ({} users)",
+            tokens.0.len()
+        );
+    }
+    let auth = format!(" -H 'Authorization: Bearer {example_token}'");
+    print_banner(addr, demo, require_https, &auth);
+    print_macrofy_banner(
+        addr,
+        macrofy_demo,
+        &macrofy_app_id,
+        &macrofy_base_url,
+        &auth,
+    );
+    println!("# Macrofy sessions are cached in {cache}");
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -81,7 +228,23 @@ async fn run() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, demo: bool, require_https: bool) {
+/// The session cache in Redis at `url` (shared by every instance).
+#[cfg(feature = "redis")]
+async fn with_redis(config: MacrofyConfig, url: &str) -> Result<MacrofyConfig, Box<dyn Error>> {
+    use tower_signing::macrofy::sessions::RedisSessionCache;
+    // The URL is not printed: it may hold a password.
+    let cache = RedisSessionCache::connect(url)
+        .await
+        .map_err(|e| format!("could not use Redis at REDIS_URL ({e})"))?;
+    Ok(config.with_session_cache(cache))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn with_redis(_: MacrofyConfig, _: &str) -> Result<MacrofyConfig, Box<dyn Error>> {
+    Err("REDIS_URL is set but this build has no Redis support: run with --features redis".into())
+}
+
+fn print_banner(addr: SocketAddr, demo: bool, require_https: bool, auth: &str) {
     let base = format!("http://{addr}");
     if demo {
         println!("==================================================================");
@@ -111,13 +274,13 @@ fn print_banner(addr: SocketAddr, demo: bool, require_https: bool) {
     println!();
     println!("# the auth-headers server action:");
     println!(
-        "curl -s -X POST {base}/api/utilsio/auth-headers -H 'content-type: application/json' \
+        "curl -s -X POST {base}/api/utilsio/auth-headers{auth} -H 'content-type: application/json' \
          -d '{{\"deviceId\":\"device-123\",\"additionalData\":\"0.033333\"}}'"
     );
     println!();
 }
 
-fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &str) {
+fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &str, auth: &str) {
     let base = format!("http://{addr}");
     if demo {
         println!("==================================================================");
@@ -128,17 +291,13 @@ fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &st
     } else {
         println!("# Macrofy app {app_id}, gateway {gateway}");
     }
-    println!("# Macrofy: sign a userId (SPEC 2.2):");
-    println!(
-        "curl -s -X POST {base}/api/macrofy-signature -H 'content-type: application/json' \
-         -d '{{\"userId\":\"user-42\"}}'"
-    );
+    println!("# Macrofy: {{appId, userId, signature}} for the signed-in user:");
+    println!("curl -s -X POST {base}/api/macrofy-signature{auth}");
     println!();
-    println!("# Macrofy: the backend connects for the user and returns only {{token, user}}:");
     println!(
-        "curl -s -X POST {base}/api/macrofy-session -H 'content-type: application/json' \
-         -d '{{\"userId\":\"user-42\"}}'"
+        "# Macrofy: the backend connects for the signed-in user and returns only {{token, user}}:"
     );
+    println!("curl -s -X POST {base}/api/macrofy-session{auth}");
     println!();
 }
 

@@ -64,6 +64,7 @@ mod future;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod http;
+pub mod identity;
 pub mod macrofy;
 mod signature;
 pub mod utilsio;

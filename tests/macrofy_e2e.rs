@@ -29,7 +29,7 @@ async fn backend(gateway_url: &str, secret: &str) -> Server {
         .unwrap()
         .with_base_url(gateway_url)
         .unwrap();
-    serve(Router::new().merge(routes::router(config))).await
+    serve(Router::new().merge(routes::router::<TestUser, _>(config))).await
 }
 
 /// Verifies `token` independently of the crate, with the gateway's key.
@@ -53,11 +53,7 @@ async fn three_party_handshake() {
     let app = backend(&gw.url(), DEMO_APP_SECRET).await;
 
     // 1. SPEC 2.2: the backend signs for the device.
-    let signed = post(
-        &format!("{}{SIGNATURE_PATH}", app.url()),
-        r#"{"userId":"user-42"}"#,
-    )
-    .await;
+    let signed = post_as(&format!("{}{SIGNATURE_PATH}", app.url()), "user-42", "").await;
     assert_eq!(signed.status, StatusCode::OK);
     let signed = signed.json();
     assert_eq!(signed["appId"], DEMO_APP_ID);
@@ -92,11 +88,7 @@ async fn three_party_handshake() {
     assert!(claims.jti.bytes().all(|b| b.is_ascii_hexdigit()));
 
     // 3. The recommended flow: the backend connects and returns only {token, user}.
-    let proxied = post(
-        &format!("{}{SESSION_PATH}", app.url()),
-        r#"{"userId":"user-42"}"#,
-    )
-    .await;
+    let proxied = post_as(&format!("{}{SESSION_PATH}", app.url()), "user-42", "").await;
     assert_eq!(proxied.status, StatusCode::OK);
     let v = proxied.json();
     let keys: HashSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -144,15 +136,12 @@ async fn invalid_signature_is_a_typed_401() {
     let err = bounded(client.exchange(&unknown)).await.unwrap_err();
     assert!(matches!(&err, ClientError::Unauthorized { message } if message == "Unknown appId"));
 
-    // Through the backend with the wrong secret: 401 passes through.
+    // Through the backend with the wrong secret: the 401 passes through
+    // with the crate's own message (SPEC 3.3).
     let app = backend(&gw.url(), "not-the-demo-secret").await;
-    let res = post(
-        &format!("{}{SESSION_PATH}", app.url()),
-        r#"{"userId":"u1"}"#,
-    )
-    .await;
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "u1", "").await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(res.error(), "Invalid signature");
+    assert_eq!(res.error(), "Macrofy refused the app's credentials");
 }
 
 #[tokio::test]
@@ -177,20 +166,12 @@ async fn quota_of_two_refuses_the_third_user_but_not_a_returning_one() {
         .unwrap();
     assert_eq!(again.user.external_id, "user-1");
 
-    // The backend passes the 403 through.
+    // The backend passes the 403 through (with its own message).
     let app = backend(&gw.url(), DEMO_APP_SECRET).await;
-    let res = post(
-        &format!("{}{SESSION_PATH}", app.url()),
-        r#"{"userId":"user-4"}"#,
-    )
-    .await;
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "user-4", "").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(res.error(), "Sandbox quota exceeded");
-    let res = post(
-        &format!("{}{SESSION_PATH}", app.url()),
-        r#"{"userId":"user-2"}"#,
-    )
-    .await;
+    assert_eq!(res.error(), "Macrofy sandbox quota exceeded");
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "user-2", "").await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
@@ -417,14 +398,14 @@ async fn backend_routes_map_gateway_failures() {
     ))
     .await;
     let app = backend(&stub.url(), DEMO_APP_SECRET).await;
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"u"}"#).await;
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "u", "").await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers["retry-after"], "42");
-    assert_eq!(res.error(), "Too many requests");
+    assert_eq!(res.error(), "Macrofy rate limit hit");
 
     let closed = closed_url().await;
     let app = backend(&closed, DEMO_APP_SECRET).await;
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"u"}"#).await;
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "u", "").await;
     assert_eq!(res.status, StatusCode::BAD_GATEWAY);
     assert_eq!(res.error(), "Macrofy gateway unreachable");
 
@@ -442,13 +423,17 @@ async fn backend_routes_map_gateway_failures() {
         .unwrap()
         .with_timeout(std::time::Duration::from_millis(200))
         .unwrap();
-    let app = serve(routes::router(config)).await;
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"u"}"#).await;
+    let app = serve(routes::router::<TestUser, _>(config)).await;
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "u", "").await;
     assert_eq!(res.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(res.error(), "Macrofy gateway timed out");
 
-    // Bad input never reaches the gateway.
-    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":5}"#).await;
+    // Anonymous callers and ids the gateway would refuse never reach it.
+    let res = post(&format!("{}{SESSION_PATH}", app.url()), r#"{"userId":"u"}"#).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.error(), "Authentication required");
+    let long = "u".repeat(257);
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), &long, "").await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert_eq!(res.error(), "userId must be a string");
+    assert_eq!(res.error(), "userId must be at most 256 bytes");
 }

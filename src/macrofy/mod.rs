@@ -38,9 +38,12 @@ pub mod gateway;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod routes;
 mod session;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod sessions;
 mod validate;
 
-pub use session::{Session, SessionUser};
+pub use session::{REFRESH_PATH, Session, SessionUser};
 pub use validate::{ValidationError, validate_app_id, validate_signature_format, validate_user_id};
 
 /// A boxed, sendable future: what the pluggable stores of the gateway and the

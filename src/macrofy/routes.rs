@@ -1,38 +1,71 @@
-//! Macrofy routes for the app's own backend (axum):
+//! Macrofy routes for the app's own backend (axum). Both act **as a user**,
+//! so they sign only for the user the app has authenticated:
 //!
-//! - `POST /api/macrofy-signature` (SPEC 2.2): body `{userId}` gives 200
-//!   `{appId, userId, signature}`; a missing or empty userId gives 400
-//!   `{"error": "Missing userId"}`, a non-string one 400
-//!   `{"error": "userId must be a string"}`.
-//! - `POST /api/macrofy-session` (the recommended production flow, feature
-//!   `client`): body `{userId}`; the backend signs, calls connect on the
-//!   gateway at `MACROFY_BASE_URL` and answers only `{token, user}`, so
-//!   neither the secret nor the signature leaves the server. Gateway errors
-//!   pass through with their status and `{"error": <the gateway's message>}`
-//!   (a 429 keeps its `Retry-After`); an unreachable gateway is 502, a slow
-//!   one 504.
+//! - `POST /api/macrofy-signature`: 200 `{appId, userId, signature}` for the
+//!   signed-in user (the backend signature endpoint).
+//! - `POST /api/macrofy-session` (feature `client`, the recommended
+//!   production flow): the backend obtains the user's session from the
+//!   gateway at `MACROFY_BASE_URL` through a
+//!   [`SessionManager`](crate::macrofy::sessions::SessionManager) (cached,
+//!   refreshed before expiry, one gateway call per user at a time) and
+//!   answers only `{token, user}`, so neither the secret nor the signature
+//!   leaves the server.
 //!
-//! Mount both with one `.merge(...)`:
+//! The user comes from the app's own login: an axum extractor implementing
+//! [`AuthenticatedUser`] that rejects anonymous callers with
+//! [`Unauthenticated`](crate::identity::Unauthenticated) (401 `{"error": "Authentication required"}`). The
+//! request body is not read: a `userId` in it changes nothing.
+//!
+//! **Why:** the signature has no timestamp and no nonce. Whoever holds
+//! `{appId, userId, signature}` can connect as that user for ever, so a
+//! route that signed any userId it is sent would hand out permanent logins
+//! for every user.
+//!
+//! Gateway failures on the session route are answered with this crate's own
+//! messages, never the gateway's text: 400, 401, 403, 404 and 429 keep their
+//! status (429 its `Retry-After`), any other status, a redirect or a
+//! malformed answer is 502, a timeout 504, a failing session cache 503.
 //!
 //! ```
 //! use axum::Router;
+//! use axum::extract::FromRequestParts;
+//! use http::request::Parts;
+//! use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 //! use tower_signing::macrofy::routes::{self, MacrofyConfig};
+//!
+//! /// The app's login (here: a header set by an auth proxy in front).
+//! struct User(String);
+//!
+//! impl AuthenticatedUser for User {
+//!     fn user_id(&self) -> &str {
+//!         &self.0
+//!     }
+//! }
+//!
+//! impl<S: Send + Sync> FromRequestParts<S> for User {
+//!     type Rejection = Unauthenticated;
+//!     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Unauthenticated> {
+//!         let id = parts.headers.get("x-authenticated-user").and_then(|v| v.to_str().ok());
+//!         id.map(|id| User(id.to_owned())).ok_or(Unauthenticated)
+//!     }
+//! }
 //!
 //! // Real apps: MacrofyConfig::from_env()?
 //! let macrofy = MacrofyConfig::new("my_app_id_1", "app-secret")?;
-//! let app: Router = Router::new().merge(routes::router(macrofy));
+//! let app: Router = Router::new().merge(routes::router::<User, _>(macrofy));
 //! # let _ = app;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! And sign in a handler of your own with the [`MacrofySigner`] extractor.
+//! To sign in a handler of your own, use the [`MacrofySigner`] extractor
+//! with the id of the user *you* authenticated.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::StatusCode;
@@ -41,6 +74,7 @@ use super::validate::string_field;
 use super::{DEFAULT_BASE_URL, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_GATEWAY_URL};
 use super::{SignaturePayload, SigningKey, ValidationError, validate_app_id, validate_user_id};
 use crate::http::{JsonBodyError, json_error, parse_json_object, read_limited};
+use crate::identity::AuthenticatedUser;
 
 /// The backend signature route (SPEC 2.2).
 pub const SIGNATURE_PATH: &str = "/api/macrofy-signature";
@@ -51,7 +85,7 @@ pub const SESSION_PATH: &str = "/api/macrofy-session";
 /// The default bound on the session route's gateway call: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body limit of both routes (16 KiB).
+/// The body limit of [`insecure_body_user_id_router`]'s routes (16 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
 /// Building a [`MacrofyConfig`] failed. Messages name the variable or
@@ -85,6 +119,10 @@ pub struct MacrofyConfig {
     timeout: Duration,
     #[cfg(feature = "client")]
     client: crate::macrofy::client::MacrofyClient,
+    #[cfg(feature = "client")]
+    session_cache: Arc<dyn crate::macrofy::sessions::SessionCache>,
+    #[cfg(feature = "client")]
+    refresh_margin: Duration,
     body_limit: usize,
     demo: bool,
 }
@@ -130,6 +168,10 @@ impl MacrofyConfig {
                 .base_url(base_url)
                 .build()
                 .map_err(|e| ConfigError::Client(e.to_string()))?,
+            #[cfg(feature = "client")]
+            session_cache: Arc::new(crate::macrofy::sessions::MemorySessionCache::new()),
+            #[cfg(feature = "client")]
+            refresh_margin: crate::macrofy::sessions::DEFAULT_REFRESH_MARGIN,
             body_limit: DEFAULT_BODY_LIMIT,
             demo: false,
         })
@@ -254,7 +296,33 @@ impl MacrofyConfig {
         Ok(self)
     }
 
-    /// The request body limit of both routes (over it: 413).
+    /// Where the session route keeps sessions (default: a
+    /// [`MemorySessionCache`](crate::macrofy::sessions::MemorySessionCache)
+    /// of this process). Give every instance of the app the same shared
+    /// cache (Redis) so they make one gateway call per user between them.
+    #[cfg(feature = "client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+    #[must_use]
+    pub fn with_session_cache(
+        mut self,
+        cache: impl crate::macrofy::sessions::SessionCache,
+    ) -> Self {
+        self.session_cache = Arc::new(cache);
+        self
+    }
+
+    /// How long before a token's `exp` the session route renews it (default
+    /// one hour).
+    #[cfg(feature = "client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+    #[must_use]
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The request body limit of [`insecure_body_user_id_router`]'s routes
+    /// (over it: 413). The other routes read no body.
     #[must_use]
     pub fn with_body_limit(mut self, limit: usize) -> Self {
         self.body_limit = limit;
@@ -277,27 +345,56 @@ impl MacrofyConfig {
     }
 }
 
-/// The router state behind the routes and [`MacrofySigner`]: a shared
-/// [`MacrofyConfig`]. Put it in your own state and implement
-/// `FromRef<YourState> for MacrofyState` to use the extractor.
+/// The router state behind the routes and [`MacrofySigner`]: the shared
+/// [`MacrofyConfig`] and (feature `client`) the session manager. Put it in
+/// your own state and implement `FromRef<YourState> for MacrofyState` to use
+/// the extractor.
 #[derive(Debug, Clone)]
-pub struct MacrofyState(Arc<MacrofyConfig>);
+pub struct MacrofyState {
+    config: Arc<MacrofyConfig>,
+    #[cfg(feature = "client")]
+    sessions: crate::macrofy::sessions::SessionManager,
+}
 
 impl From<MacrofyConfig> for MacrofyState {
     fn from(config: MacrofyConfig) -> Self {
-        MacrofyState(Arc::new(config))
+        #[cfg(feature = "client")]
+        let sessions = crate::macrofy::sessions::SessionManager::new(
+            &config.app_id,
+            config.key.clone(),
+            config.client.clone(),
+        )
+        .expect("MacrofyConfig checked the app id")
+        .with_shared_cache(config.session_cache.clone())
+        .with_refresh_margin(config.refresh_margin);
+        MacrofyState {
+            config: Arc::new(config),
+            #[cfg(feature = "client")]
+            sessions,
+        }
     }
 }
 
 impl MacrofyState {
     /// The config.
     pub fn config(&self) -> &MacrofyConfig {
-        &self.0
+        &self.config
+    }
+
+    /// The session manager behind the session route, for handlers of your
+    /// own (pass it the id of the user *you* authenticated).
+    #[cfg(feature = "client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+    pub fn sessions(&self) -> &crate::macrofy::sessions::SessionManager {
+        &self.sessions
     }
 }
 
 /// An axum extractor that signs userIds with the preloaded key, so a handler
 /// signs in one line. Needs `MacrofyState: FromRef<S>`.
+///
+/// Sign only the id of the user your handler has authenticated, never an id
+/// taken from the request: the signature is a permanent login for that user.
 ///
 /// ```
 /// use axum::{Json, Router, routing::get};
@@ -358,22 +455,92 @@ where
 }
 
 /// Both routes, `POST /api/macrofy-signature` and (feature `client`)
-/// `POST /api/macrofy-session`, with their state applied, ready to
-/// `.merge(...)` into any `Router<S>`.
-pub fn router<S>(config: MacrofyConfig) -> Router<S>
+/// `POST /api/macrofy-session`, for the user the extractor `U` authenticates,
+/// ready to `.merge(...)` into a `Router<S>`.
+///
+/// `U` is the app's login extractor (it may use the app's state `S`). When
+/// it rejects, its rejection is the answer: use
+/// [`Unauthenticated`](crate::identity::Unauthenticated) for 401
+/// `{"error": "Authentication required"}`. Other methods answer a JSON 405.
+pub fn router<U, S>(config: MacrofyConfig) -> Router<S>
 where
+    U: AuthenticatedUser + FromRequestParts<S> + Send + 'static,
     S: Clone + Send + Sync + 'static,
 {
+    let state = MacrofyState::from(config);
+    let signer = state.clone();
     let router = Router::new().route(
         SIGNATURE_PATH,
-        post(signature_handler).fallback(crate::http::post_only),
+        post(move |user: U| {
+            let state = signer.clone();
+            async move { sign_for(&state, user.user_id()) }
+        })
+        .fallback(crate::http::post_only),
     );
     #[cfg(feature = "client")]
     let router = router.route(
         SESSION_PATH,
-        post(session_handler).fallback(crate::http::post_only),
+        post(move |user: U| {
+            let state = state.clone();
+            async move { session_for(&state, user.user_id()).await }
+        })
+        .fallback(crate::http::post_only),
     );
-    router.with_state(MacrofyState::from(config))
+    #[cfg(not(feature = "client"))]
+    let _ = state;
+    router
+}
+
+/// **Insecure: demos and tests only.** The same routes, signing the
+/// `userId` of the JSON body for **any caller**, as the vendor's reference
+/// functions do.
+///
+/// # Warning
+/// Anyone who can reach these routes obtains a signature or a session for
+/// any user they name, and the signature has no timestamp or nonce: the
+/// triple `{appId, userId, signature}` is a permanent login for that user.
+/// Never mount this where anything but your own tests can reach it; use
+/// [`router`] with your login extractor instead.
+///
+/// The body is read once within the body limit: 400 for a missing, empty,
+/// non-string or too long userId or a body that is not a JSON object, 413
+/// over the limit.
+pub fn insecure_body_user_id_router<S>(config: MacrofyConfig) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let state = MacrofyState::from(config);
+    let signer = state.clone();
+    let router = Router::new().route(
+        SIGNATURE_PATH,
+        post(move |request: Request| {
+            let state = signer.clone();
+            async move {
+                match read_user_id(&state, request).await {
+                    Ok(user_id) => sign_for(&state, &user_id),
+                    Err(response) => response,
+                }
+            }
+        })
+        .fallback(crate::http::post_only),
+    );
+    #[cfg(feature = "client")]
+    let router = router.route(
+        SESSION_PATH,
+        post(move |request: Request| {
+            let state = state.clone();
+            async move {
+                match read_user_id(&state, request).await {
+                    Ok(user_id) => session_for(&state, &user_id).await,
+                    Err(response) => response,
+                }
+            }
+        })
+        .fallback(crate::http::post_only),
+    );
+    #[cfg(not(feature = "client"))]
+    let _ = state;
+    router
 }
 
 /// Reads `{userId}`: the body within the limit, a JSON object, userId a
@@ -394,56 +561,26 @@ async fn read_user_id(state: &MacrofyState, request: Request) -> Result<String, 
     Ok(user_id.to_owned())
 }
 
-async fn signature_handler(State(state): State<MacrofyState>, request: Request) -> Response {
-    match read_user_id(&state, request).await {
-        Ok(user_id) => {
+/// `{appId, userId, signature}` for `user_id`, or 400 for an id the gateway
+/// would refuse.
+fn sign_for(state: &MacrofyState, user_id: &str) -> Response {
+    match validate_user_id(user_id) {
+        Ok(()) => {
             let config = state.config();
-            axum::Json(config.key.payload(&config.app_id, &user_id)).into_response()
+            axum::Json(config.key.payload(&config.app_id, user_id)).into_response()
         }
-        Err(response) => response,
+        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
+/// `{token, user}` for `user_id` from the session manager.
 #[cfg(feature = "client")]
-async fn session_handler(State(state): State<MacrofyState>, request: Request) -> Response {
-    use crate::macrofy::client::ClientError;
-
-    let user_id = match read_user_id(&state, request).await {
-        Ok(user_id) => user_id,
-        Err(response) => return response,
-    };
-    let config = state.config();
-    let payload = config.key.payload(&config.app_id, &user_id);
-    match config.client.exchange(&payload).await {
+async fn session_for(state: &MacrofyState, user_id: &str) -> Response {
+    match state.sessions.session(user_id).await {
         Ok(session) => axum::Json(session).into_response(),
         Err(error) => {
-            tracing::warn!(app_id = %config.app_id, %error, "macrofy session exchange failed");
-            let (status, message) = match &error {
-                ClientError::Invalid(e) => (StatusCode::BAD_REQUEST, e.to_string()),
-                ClientError::Timeout(_) => (
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "Macrofy gateway timed out".to_owned(),
-                ),
-                ClientError::Transport(_) => (
-                    StatusCode::BAD_GATEWAY,
-                    "Macrofy gateway unreachable".to_owned(),
-                ),
-                ClientError::InvalidResponse(_) => (
-                    StatusCode::BAD_GATEWAY,
-                    "Invalid answer from the Macrofy gateway".to_owned(),
-                ),
-                e => match (e.status(), e.upstream_message()) {
-                    (Some(status), Some(message)) => (status, message.to_owned()),
-                    _ => (StatusCode::BAD_GATEWAY, "Macrofy gateway error".to_owned()),
-                },
-            };
-            let mut response = json_error::<axum::body::Body>(status, &message);
-            if let Some(seconds) = error.retry_after() {
-                response
-                    .headers_mut()
-                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-            }
-            response
+            tracing::warn!(app_id = %state.config().app_id, %error, "macrofy session failed");
+            error.into_response()
         }
     }
 }
@@ -524,21 +661,95 @@ mod tests {
         assert_eq!(e, ConfigError::MissingVar("MACROFY_APP_SECRET"));
     }
 
-    async fn post(body: &'static str) -> (StatusCode, serde_json::Value) {
-        let app: Router = router(MacrofyConfig::new("abcdefghij", "s3cr3t").unwrap());
-        let req = http::Request::post(SIGNATURE_PATH)
-            .body(Body::from(body))
-            .unwrap();
+    /// The test login: `x-user: <id>` (an app's real extractor checks a
+    /// session or token).
+    struct HeaderUser(String);
+
+    impl AuthenticatedUser for HeaderUser {
+        fn user_id(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl<S: Send + Sync> FromRequestParts<S> for HeaderUser {
+        type Rejection = crate::identity::Unauthenticated;
+
+        async fn from_request_parts(
+            parts: &mut http::request::Parts,
+            _: &S,
+        ) -> Result<Self, Self::Rejection> {
+            let user = parts.headers.get("x-user").and_then(|v| v.to_str().ok());
+            user.map(|u| HeaderUser(u.to_owned()))
+                .ok_or(crate::identity::Unauthenticated)
+        }
+    }
+
+    fn config() -> MacrofyConfig {
+        MacrofyConfig::new("abcdefghij", "s3cr3t").unwrap()
+    }
+
+    async fn answer(app: Router, req: http::Request<Body>) -> (StatusCode, serde_json::Value) {
         let res = app.oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
+    async fn post(body: &'static str) -> (StatusCode, serde_json::Value) {
+        let app: Router = insecure_body_user_id_router(config());
+        let req = http::Request::post(SIGNATURE_PATH)
+            .body(Body::from(body))
+            .unwrap();
+        answer(app, req).await
+    }
+
+    #[tokio::test]
+    async fn anonymous_callers_get_a_json_401_and_no_body_is_read() {
+        for path in [SIGNATURE_PATH, SESSION_PATH] {
+            let app: Router = router::<HeaderUser, _>(config());
+            let req = http::Request::post(path)
+                .body(Body::from(r#"{"userId":"admin"}"#))
+                .unwrap();
+            let (status, v) = answer(app, req).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(v, serde_json::json!({"error": "Authentication required"}));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_signature_is_for_the_authenticated_user_whatever_the_body_says() {
+        let app: Router = router::<HeaderUser, _>(config());
+        let req = http::Request::post(SIGNATURE_PATH)
+            .header("x-user", "alice")
+            .body(Body::from(r#"{"userId":"admin"}"#))
+            .unwrap();
+        let (status, v) = answer(app, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["userId"], "alice");
+        let alice = SigningKey::new("s3cr3t").unwrap().sign_user_id("alice");
+        assert_eq!(v["signature"], alice.as_str());
+        // Not even a body that is not JSON matters.
+        let app: Router = router::<HeaderUser, _>(config());
+        let req = http::Request::post(SIGNATURE_PATH)
+            .header("x-user", "alice")
+            .body(Body::from("{"))
+            .unwrap();
+        assert_eq!(answer(app, req).await.0, StatusCode::OK);
+        // An id the gateway would refuse is a 400, not a signature.
+        let app: Router = router::<HeaderUser, _>(config());
+        let req = http::Request::post(SIGNATURE_PATH)
+            .header("x-user", "u".repeat(257))
+            .body(Body::empty())
+            .unwrap();
+        let (status, v) = answer(app, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(v["error"], "userId must be at most 256 bytes");
+    }
+
     #[tokio::test]
     async fn other_methods_get_a_json_405() {
         for path in [SIGNATURE_PATH, SESSION_PATH] {
-            let app: Router = router(MacrofyConfig::new("abcdefghij", "s3cr3t").unwrap());
+            let app: Router = router::<HeaderUser, _>(config());
             let req = http::Request::get(path).body(Body::empty()).unwrap();
             let res = app.oneshot(req).await.unwrap();
             assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");

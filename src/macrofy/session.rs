@@ -1,6 +1,11 @@
-//! The `{token, user}` answer of `POST /api/auth/connect` (SPEC 2.3).
+//! The `{token, user}` answer of `POST /api/auth/connect` (SPEC 2.3) and
+//! `POST /api/auth/refresh` (SPEC 2.5).
 
 use std::fmt;
+
+/// The gateway path that trades a still-accepted session token
+/// (`Authorization: Bearer`) for a fresh `{token, user}` of the same user.
+pub const REFRESH_PATH: &str = "/api/auth/refresh";
 
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
+use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::gateway::{Gateway, GatewayConfig, InMemoryAppRegistry};
 use tower_signing::macrofy::{DEMO_APP_ID, DEMO_APP_SECRET};
 
@@ -155,6 +156,60 @@ pub async fn post(url: &str, body: impl Into<Bytes>) -> Answer {
         url,
         body,
         &[("content-type", "application/json")],
+    )
+    .await
+}
+
+/// The tests' login: `Authorization: Bearer test-token-<userId>` is that
+/// user; anything else is anonymous (an app's real extractor checks a
+/// session or a token store).
+#[derive(Debug, Clone)]
+pub struct TestUser(pub String);
+
+/// The prefix of [`TestUser`] bearer tokens.
+pub const TEST_TOKEN_PREFIX: &str = "test-token-";
+
+impl AuthenticatedUser for TestUser {
+    fn user_id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TestUser {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Unauthenticated> {
+        parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|t| t.strip_prefix(TEST_TOKEN_PREFIX))
+            .filter(|id| !id.is_empty())
+            .map(|id| TestUser(id.to_owned()))
+            .ok_or(Unauthenticated)
+    }
+}
+
+/// The `Authorization` value that makes [`TestUser`] `user`.
+pub fn bearer_for(user: &str) -> String {
+    format!("Bearer {TEST_TOKEN_PREFIX}{user}")
+}
+
+/// POSTs `body` as JSON as the signed-in `user`.
+pub async fn post_as(url: &str, user: &str, body: impl Into<Bytes>) -> Answer {
+    let auth = bearer_for(user);
+    request(
+        http::Method::POST,
+        url,
+        body,
+        &[
+            ("content-type", "application/json"),
+            ("authorization", auth.as_str()),
+        ],
     )
     .await
 }

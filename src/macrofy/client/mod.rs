@@ -10,10 +10,12 @@
 //! - [`MacrofyClient::is_connected`], [`MacrofyClient::session_user`],
 //!   [`MacrofyClient::disconnect`] (clears the store).
 //! - [`MacrofyClient::exchange`] is the stateless exchange a backend uses
-//!   for the recommended flow (it persists nothing).
+//!   for the recommended flow (it persists nothing), and
+//!   [`MacrofyClient::refresh`] trades a still-accepted token for a fresh one.
 //!
-//! HTTP failures are typed ([`ClientError`]); the whole exchange is bounded by
-//! a timeout (default 30 s).
+//! HTTP failures are typed ([`ClientError`]); error bodies are read as
+//! `{"error": ...}` or `{"message": ...}`. Every call is bounded by a timeout
+//! (default 30 s) and reads at most 64 KiB of answer.
 //!
 //! ```no_run
 //! use tower_signing::macrofy::{SigningKey, client::{FileSessionStore, MacrofyClient}};
@@ -50,9 +52,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::{
-    CONNECT_PATH, DEFAULT_BASE_URL, Session, SessionUser, SignaturePayload, ValidationError,
+    CONNECT_PATH, DEFAULT_BASE_URL, REFRESH_PATH, Session, SessionUser, SignaturePayload,
+    ValidationError,
 };
-use crate::http::ErrorBody;
 use crate::{Clock, SystemClock};
 
 mod store;
@@ -212,14 +214,27 @@ impl ClientError {
     }
 }
 
-/// The `error` of a JSON error body, cut to a sane length; otherwise the
-/// status's reason phrase.
+/// An upstream error body: `{"error": ...}` and/or `{"message": ...}`.
+#[derive(serde::Deserialize)]
+struct UpstreamError {
+    error: Option<serde_json::Value>,
+    message: Option<serde_json::Value>,
+}
+
+/// The `error` (else the `message`) string of a JSON error body, cut to a
+/// sane length; otherwise the status's reason phrase.
 fn upstream_message(status: StatusCode, body: &[u8]) -> String {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) if !error.is_empty() => {
-            error.chars().take(MAX_MESSAGE_CHARS).collect()
-        }
-        _ => status.canonical_reason().unwrap_or("no message").to_owned(),
+    let text = serde_json::from_slice::<UpstreamError>(body)
+        .ok()
+        .and_then(|b| {
+            [b.error, b.message].into_iter().find_map(|v| match v {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s),
+                _ => None,
+            })
+        });
+    match text {
+        Some(text) => text.chars().take(MAX_MESSAGE_CHARS).collect(),
+        None => status.canonical_reason().unwrap_or("no message").to_owned(),
     }
 }
 
@@ -301,7 +316,8 @@ impl MacrofyClientBuilder {
         if self.timeout.is_zero() {
             return Err(ClientBuildError::ZeroTimeout);
         }
-        let connect_uri = connect_uri(&self.base_url)?;
+        let connect_uri = endpoint_uri(&self.base_url, CONNECT_PATH)?;
+        let refresh_uri = endpoint_uri(&self.base_url, REFRESH_PATH)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| ClientBuildError::Tls(e.to_string()))?
@@ -315,6 +331,7 @@ impl MacrofyClientBuilder {
             inner: Arc::new(Inner {
                 base_url: self.base_url.trim_end_matches('/').to_owned(),
                 connect_uri,
+                refresh_uri,
                 http,
                 timeout: self.timeout,
                 store: self.store,
@@ -325,7 +342,7 @@ impl MacrofyClientBuilder {
     }
 }
 
-fn connect_uri(base_url: &str) -> Result<Uri, ClientBuildError> {
+fn endpoint_uri(base_url: &str, path: &str) -> Result<Uri, ClientBuildError> {
     let base = base_url.trim_end_matches('/');
     let uri: Uri = base
         .parse()
@@ -351,7 +368,7 @@ fn connect_uri(base_url: &str) -> Result<Uri, ClientBuildError> {
             "no query or fragment allowed",
         ));
     }
-    format!("{base}{CONNECT_PATH}")
+    format!("{base}{path}")
         .parse()
         .map_err(|_| ClientBuildError::InvalidBaseUrl("not a URL"))
 }
@@ -368,6 +385,7 @@ pub struct MacrofyClient {
 struct Inner {
     base_url: String,
     connect_uri: Uri,
+    refresh_uri: Uri,
     http: HttpClient,
     timeout: Duration,
     store: Arc<dyn SessionStore>,
@@ -417,13 +435,42 @@ impl MacrofyClient {
         payload.validate()?;
         let body = serde_json::to_vec(payload).expect("three strings serialize");
         let mut request = Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = Method::POST;
         *request.uri_mut() = self.inner.connect_uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(
+        request.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        self.send(request).await
+    }
+
+    /// Trades `token`, a session token the gateway still accepts, for a
+    /// fresh `{token, user}` of the same user: `POST /api/auth/refresh` with
+    /// `Authorization: Bearer <token>`. Persists nothing.
+    ///
+    /// # Errors
+    /// [`ClientError::Unauthorized`] when the gateway no longer accepts the
+    /// token (connect again); otherwise the typed HTTP failure. A token
+    /// that cannot go in a header is [`ClientError::Unauthorized`] without
+    /// any network call.
+    pub async fn refresh(&self, token: &str) -> Result<Session, ClientError> {
+        let mut bearer = HeaderValue::try_from(format!("Bearer {token}"))
+            .ok()
+            .filter(|_| !token.is_empty())
+            .ok_or_else(|| ClientError::Unauthorized {
+                message: "the token cannot be sent as a bearer token".to_owned(),
+            })?;
+        bearer.set_sensitive(true);
+        let mut request = Request::new(Full::new(Bytes::new()));
+        *request.uri_mut() = self.inner.refresh_uri.clone();
+        request.headers_mut().insert(header::AUTHORIZATION, bearer);
+        self.send(request).await
+    }
+
+    /// POSTs `request` within the timeout, reads at most
+    /// `MAX_RESPONSE_BYTES` of answer and expects `{token, user}`.
+    async fn send(&self, mut request: Request<Full<Bytes>>) -> Result<Session, ClientError> {
+        *request.method_mut() = Method::POST;
+        let headers = request.headers_mut();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             header::USER_AGENT,
@@ -566,11 +613,19 @@ mod tests {
             "http://127.0.0.1:4000/",
             "https://example.com/prefix",
         ] {
-            assert!(connect_uri(ok).is_ok(), "{ok}");
+            assert!(endpoint_uri(ok, CONNECT_PATH).is_ok(), "{ok}");
         }
         assert_eq!(
-            connect_uri("http://127.0.0.1:4000/").unwrap().to_string(),
+            endpoint_uri("http://127.0.0.1:4000/", CONNECT_PATH)
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:4000/api/auth/connect"
+        );
+        assert_eq!(
+            endpoint_uri("https://x.com/prefix", REFRESH_PATH)
+                .unwrap()
+                .to_string(),
+            "https://x.com/prefix/api/auth/refresh"
         );
         for bad in [
             "",
@@ -581,7 +636,7 @@ mod tests {
             "https://x.com/#f",
             "not a url",
         ] {
-            assert!(connect_uri(bad).is_err(), "{bad}");
+            assert!(endpoint_uri(bad, CONNECT_PATH).is_err(), "{bad}");
         }
     }
 
@@ -622,5 +677,23 @@ mod tests {
         let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(5000));
         let e = ClientError::from_status(StatusCode::BAD_REQUEST, &h, long.as_bytes());
         assert_eq!(e.upstream_message().unwrap().len(), MAX_MESSAGE_CHARS);
+    }
+
+    #[test]
+    fn error_and_message_bodies_are_both_read() {
+        let h = http::HeaderMap::new();
+        let msg = |body: &[u8]| {
+            ClientError::from_status(StatusCode::FORBIDDEN, &h, body)
+                .upstream_message()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(msg(br#"{"error":"Quota"}"#), "Quota");
+        assert_eq!(msg(br#"{"message":"Quota reached"}"#), "Quota reached");
+        assert_eq!(msg(br#"{"error":"First","message":"Second"}"#), "First");
+        assert_eq!(msg(br#"{"error":"","message":"Second"}"#), "Second");
+        assert_eq!(msg(br#"{"error":{"code":1},"message":"Text"}"#), "Text");
+        assert_eq!(msg(br#"{"error":7}"#), "Forbidden");
+        assert_eq!(msg(b"<html>nope</html>"), "Forbidden");
     }
 }
