@@ -2,6 +2,8 @@
 //! graceful shutdown, a raw HTTP client, and a bounded-time wrapper.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fake;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
