@@ -43,11 +43,30 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
-use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig};
+use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig, UtilsioState};
 use tracing_subscriber::EnvFilter;
 
 /// The demo sign-ins used when `EXAMPLE_USER_TOKENS` is unset.
 const DEMO_USER_TOKENS: &str = "demo-token-alice:alice,demo-token-bob:bob";
+
+/// The app's state: its sign-ins and the utilsio signing state.
+#[derive(Clone)]
+struct AppState {
+    tokens: UserTokens,
+    utilsio: UtilsioState,
+}
+
+impl FromRef<AppState> for UserTokens {
+    fn from_ref(state: &AppState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+impl FromRef<AppState> for UtilsioState {
+    fn from_ref(state: &AppState) -> Self {
+        state.utilsio.clone()
+    }
+}
 
 /// The app's users: bearer token to userId (a real app asks its session
 /// store or identity provider).
@@ -122,8 +141,10 @@ where
 }
 
 /// Lets only signed-in users reach the auth-headers action.
-// TODO(lead): once the callback branch lands, mount auth-headers through
-// utilsio's own authorization hook with `User` and delete this middleware.
+// TODO(lead): once the callback branch lands, mount auth-headers behind `User`
+// with utilsio's hook, `.route(AUTH_HEADERS_PATH,
+// utilsio::auth_headers_route::<User, AppState>())` on the app router (its
+// state is AppState), and delete this middleware and its `.layer(...)`.
 async fn auth_headers_login(
     State(tokens): State<UserTokens>,
     request: Request,
@@ -188,13 +209,16 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let app = Router::new()
         .merge(
-            utilsio::router(utilsio_state).layer(middleware::from_fn_with_state(
+            utilsio::router(utilsio_state.clone()).layer(middleware::from_fn_with_state(
                 tokens.clone(),
                 auth_headers_login,
             )),
         )
-        .merge(macrofy_routes::router::<User, _>(macrofy))
-        .with_state(tokens.clone());
+        .merge(macrofy_routes::router::<User, AppState>(macrofy))
+        .with_state(AppState {
+            tokens: tokens.clone(),
+            utilsio: utilsio_state,
+        });
 
     let listener = TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;

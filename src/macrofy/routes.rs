@@ -85,7 +85,7 @@ pub const SESSION_PATH: &str = "/api/macrofy-session";
 /// The default bound on the session route's gateway call: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body limit of [`insecure_body_user_id_router`]'s routes (16 KiB).
+/// The body limit of both routes (16 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
 /// Building a [`MacrofyConfig`] failed. Messages name the variable or
