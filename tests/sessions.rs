@@ -418,3 +418,70 @@ async fn errors_and_debug_never_show_a_token_or_secret() {
     let cache = Arc::new(MemorySessionCache::new());
     assert!(!format!("{cache:?}").contains("token"));
 }
+
+/// Collects every log line of the current thread (the tests' runtime is
+/// single-threaded, so the servers' tasks log here too).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_never_show_a_token_signature_or_secret() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let clock = ManualClock::new(T0);
+    let fake = FakeGateway::new(clock.clone());
+    let gw = fake.serve().await;
+    let sessions = manager(&gw.url(), &clock);
+    let mut tokens = vec![bounded(sessions.session("kim")).await.unwrap().token];
+    // A failing refresh (served from the cache, logged) ...
+    fake.script_refresh(Some(Scripted::new(
+        500,
+        format!(r#"{{"error":"bad token {}"}}"#, tokens[0]),
+    )));
+    clock.set(jwt_expiry(&tokens[0]).unwrap() - 60);
+    tokens.push(bounded(sessions.session("kim")).await.unwrap().token);
+    // ... and failing routes (logged by the route).
+    let app = backend(&gw.url(), Duration::from_secs(5)).await;
+    fake.script_connect(Some(Scripted::new(503, "{}")));
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "lee", "").await;
+    assert_eq!(res.status, StatusCode::BAD_GATEWAY);
+    fake.script_connect(None);
+    let res = post_as(&format!("{}{SESSION_PATH}", app.url()), "lee", "").await;
+    tokens.push(res.json()["token"].as_str().unwrap().to_owned());
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("refresh failed"),
+        "the test saw no log: {text}"
+    );
+    assert!(text.contains("macrofy session failed"), "{text}");
+    let key = SigningKey::new(DEMO_APP_SECRET).unwrap();
+    let signatures = [
+        key.sign_user_id("kim").to_hex(),
+        key.sign_user_id("lee").to_hex(),
+    ];
+    for secret in tokens
+        .iter()
+        .chain(&signatures)
+        .map(String::as_str)
+        .chain([DEMO_APP_SECRET])
+    {
+        assert!(!text.contains(secret), "a credential was logged: {text}");
+    }
+}

@@ -446,8 +446,13 @@ impl SessionManager {
                 ) => self.connect(user_id).await?,
                 Err(error) => {
                     // The old token is still valid: hand it out and try again
-                    // on the next request.
-                    tracing::warn!(app_id = %self.app_id, %error, "macrofy session refresh failed; serving the current token");
+                    // on the next request. Only the status is logged: an
+                    // upstream message could echo the token.
+                    tracing::warn!(
+                        app_id = %self.app_id,
+                        status = ?error.status(),
+                        "macrofy session refresh failed; serving the current token"
+                    );
                     return Ok(old);
                 }
             },
