@@ -219,3 +219,47 @@ async fn connecting_to_a_redis_that_is_not_there_fails_fast() {
         "{bad}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_mid_call_does_not_hold_the_lock() {
+    use tower_signing::macrofy::SigningKey;
+    use tower_signing::macrofy::client::MacrofyClient;
+    use tower_signing::macrofy::sessions::SessionManager;
+
+    let redis = RedisServer::start();
+    let fake = FakeGateway::new(SystemClock);
+    fake.set_delay(Duration::from_millis(500));
+    let gw = fake.serve().await;
+    let instance = || async {
+        let client = MacrofyClient::builder()
+            .base_url(gw.url())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let cache = bounded(RedisSessionCache::connect(&redis.url()))
+            .await
+            .unwrap();
+        SessionManager::new(
+            DEMO_APP_ID,
+            SigningKey::new(DEMO_APP_SECRET).unwrap(),
+            client,
+        )
+        .unwrap()
+        .with_cache(cache)
+    };
+    let (first, second) = (instance().await, instance().await);
+    // The first caller gives up (client disconnect) while the gateway works.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), first.session("dan")).await;
+    assert!(gave_up.is_err());
+    // Another instance gets the session the abandoned call stores, without
+    // waiting for the lock's time to live (11 s here).
+    let started = Instant::now();
+    let session = bounded(second.session("dan")).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(session.user.external_id, "dan");
+    assert_eq!(fake.connects(), 1);
+}

@@ -251,6 +251,17 @@ impl axum::response::IntoResponse for SessionError {
     }
 }
 
+/// Where a cached session stands against the clock and the refresh margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// Beyond the margin: hand it out.
+    Fresh,
+    /// Within the margin but not expired: refresh it.
+    Renewable,
+    /// Expired, unreadable, or not this user's: connect.
+    Expired,
+}
+
 type Flight = OnceCell<Result<Session, SessionError>>;
 type Flights = Arc<Mutex<HashMap<String, Arc<Flight>>>>;
 
@@ -367,34 +378,37 @@ impl SessionManager {
     pub async fn session(&self, user_id: &str) -> Result<Session, SessionError> {
         validate_user_id(user_id).map_err(SessionError::Invalid)?;
         let key = format!("{}:{user_id}", self.app_id);
-        if let Some(session) = self.cached(&key, user_id, true).await? {
+        if let Some(session) = self.fresh(&key, user_id).await? {
             return Ok(session);
         }
         let flight = FlightGuard::join(&self.flights, &key);
-        flight
-            .cell
-            .get_or_init(|| self.renew(&key, user_id))
-            .await
-            .clone()
+        // The call runs in its own task: a caller that goes away mid-call
+        // neither cancels it nor leaves the lock held until its TTL.
+        let (this, task_key, task_user) = (self.clone(), key.clone(), user_id.to_owned());
+        let call = async move {
+            tokio::spawn(async move { this.renew(&task_key, &task_user).await })
+                .await
+                .unwrap_or_else(|_| Err(CacheError::new("the session task panicked").into()))
+        };
+        flight.cell.get_or_init(|| call).await.clone()
     }
 
-    /// The cached session when it is this user's and (with `fresh`) beyond
-    /// the refresh margin, or (without) not yet expired.
-    async fn cached(
-        &self,
-        key: &str,
-        user_id: &str,
-        fresh: bool,
-    ) -> Result<Option<Session>, CacheError> {
+    /// The cached session, only while it is [`Freshness::Fresh`].
+    async fn fresh(&self, key: &str, user_id: &str) -> Result<Option<Session>, CacheError> {
+        let session = self.cache.get(key).await?;
+        Ok(session.filter(|s| self.freshness(s, user_id) == Freshness::Fresh))
+    }
+
+    fn freshness(&self, session: &Session, user_id: &str) -> Freshness {
         let now = self.clock.now_unix_seconds();
-        let margin = if fresh {
-            self.refresh_margin.as_secs()
-        } else {
-            0
-        };
-        Ok(self.cache.get(key).await?.filter(|s| {
-            self.belongs(s, user_id) && jwt_expiry(&s.token).is_some_and(|exp| exp > now + margin)
-        }))
+        match jwt_expiry(&session.token) {
+            _ if !self.belongs(session, user_id) => Freshness::Expired,
+            Some(exp) if exp > now.saturating_add(self.refresh_margin.as_secs()) => {
+                Freshness::Fresh
+            }
+            Some(exp) if exp > now => Freshness::Renewable,
+            _ => Freshness::Expired,
+        }
     }
 
     fn belongs(&self, session: &Session, user_id: &str) -> bool {
@@ -402,14 +416,10 @@ impl SessionManager {
     }
 
     /// The one call per user in this process: waits for another instance
-    /// holding the lock, or takes it and renews.
+    /// holding the lock (reading the cache it fills), or takes it and calls.
     async fn renew(&self, key: &str, user_id: &str) -> Result<Session, SessionError> {
         let deadline = tokio::time::Instant::now() + self.lock_ttl + Duration::from_secs(1);
         let owner = loop {
-            // Another flight or instance may have stored it a moment ago.
-            if let Some(session) = self.cached(key, user_id, true).await? {
-                return Ok(session);
-            }
             if let Some(owner) = self.cache.try_lock(key, self.lock_ttl).await? {
                 break owner;
             }
@@ -417,6 +427,9 @@ impl SessionManager {
                 return Err(SessionError::Busy);
             }
             tokio::time::sleep(POLL_INTERVAL).await;
+            if let Some(session) = self.fresh(key, user_id).await? {
+                return Ok(session);
+            }
         };
         let result = self.call_gateway(key, user_id).await;
         if let Err(error) = self.cache.unlock(key, &owner).await {
@@ -429,12 +442,11 @@ impl SessionManager {
     /// Under the lock: refresh a still valid token, else connect; store the
     /// answer until its `exp`.
     async fn call_gateway(&self, key: &str, user_id: &str) -> Result<Session, SessionError> {
-        // A holder that released the lock just before we took it stored it.
-        if let Some(session) = self.cached(key, user_id, true).await? {
-            return Ok(session);
-        }
-        let session = match self.cached(key, user_id, false).await? {
-            Some(old) => match self.client.refresh(&old.token).await {
+        // Whoever held the lock before us may have stored a fresh one.
+        let current = self.cache.get(key).await?;
+        let session = match current.map(|s| (self.freshness(&s, user_id), s)) {
+            Some((Freshness::Fresh, session)) => return Ok(session),
+            Some((Freshness::Renewable, old)) => match self.client.refresh(&old.token).await {
                 Ok(session) => session,
                 Err(
                     ClientError::Unauthorized { .. }
@@ -456,7 +468,7 @@ impl SessionManager {
                     return Ok(old);
                 }
             },
-            None => self.connect(user_id).await?,
+            _ => self.connect(user_id).await?,
         };
         let now = self.clock.now_unix_seconds();
         let exp = jwt_expiry(&session.token).filter(|exp| *exp > now);
