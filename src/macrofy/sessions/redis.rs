@@ -44,6 +44,22 @@ static UNLOCK: LazyLock<Script> = LazyLock::new(|| {
 ///
 /// `Debug` shows the prefix and timeout only (no URL: it may hold a
 /// password).
+///
+/// Every instance of the app points at the same Redis; between them they
+/// make one gateway call per user:
+///
+/// ```no_run
+/// use tower_signing::macrofy::routes::MacrofyConfig;
+/// use tower_signing::macrofy::sessions::RedisSessionCache;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = RedisSessionCache::connect(&std::env::var("REDIS_URL")?).await?;
+/// let macrofy = MacrofyConfig::from_env()?.with_session_cache(cache);
+/// // routes::router::<YourUser, _>(macrofy) as usual.
+/// # let _ = macrofy;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RedisSessionCache {
     conn: ConnectionManager,
