@@ -271,10 +271,7 @@ where
     S: Service<Request<RequestBody>, Response = Response<B>>,
 {
     let (mut parts, body) = req.into_parts();
-    #[cfg(feature = "axum")]
-    parts.extensions.insert(axum::extract::ConnectInfo(peer));
-    #[cfg(not(feature = "axum"))]
-    let _ = peer;
+    insert_peer(&mut parts.extensions, peer);
     let body = RequestBody::new(body, body_timeout);
     let timed_out = Arc::clone(&body.timed_out);
     let response = service.oneshot(Request::from_parts(parts, body)).await?;
@@ -289,6 +286,15 @@ where
         return Ok(response.map(Either::Right));
     }
     Ok(response.map(Either::Left))
+}
+
+/// Puts the TCP peer address where axum's `ConnectInfo<SocketAddr>`
+/// extractor (and the crate's trusted-proxy checks) look for it.
+fn insert_peer(extensions: &mut http::Extensions, peer: SocketAddr) {
+    #[cfg(feature = "axum")]
+    extensions.insert(axum::extract::ConnectInfo(peer));
+    #[cfg(not(feature = "axum"))]
+    let _ = (extensions, peer);
 }
 
 /// `accept` failed because of that one connection (it was reset or refused

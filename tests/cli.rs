@@ -508,7 +508,8 @@ fn a_key_length_other_than_32_is_refused_before_deriving() {
 #[test]
 fn errors_are_sentences_without_debug_output_or_secrets() {
     let secret = "top-secret-value";
-    let cases: [(&[&str], &[(&str, &str)]); 4] = [
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&[&str], Env<'_>); 4] = [
         (
             &["utilsio", "derive", "--salt", "zz"],
             &[("UTILSIO_APP_SECRET", secret)],

@@ -220,7 +220,7 @@ fn message(args: &MessageArgs) -> Result<SignatureMessage<'_>, Failure> {
     )?;
     // The library's rule for a callback's timestamp: a positive number of
     // seconds, as an integer or a string of digits.
-    if !message.timestamp().as_seconds().is_some_and(|s| s > 0) {
+    if matches!(message.timestamp().as_seconds(), None | Some(0)) {
         return Err(Failure(format!(
             "--timestamp must be a positive whole number of Unix seconds written in digits, got {:?}",
             args.timestamp
