@@ -55,7 +55,7 @@
 //! - `client` (default): `macrofy::client`, the Macrofy client with its
 //!   session lifecycle (hyper 1 + rustls).
 //! - `cli`: the `tower-signing` debugging binary.
-//! - `server`: [`server::serve`], a bounded HTTP/1.1 server (head, body and
+//! - `server`: `server::serve`, a bounded HTTP/1.1 server (head, body and
 //!   idle timeouts, a connection cap, a shutdown drain deadline).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

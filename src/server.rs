@@ -245,6 +245,7 @@ where
     }
 
     drop(listener); // refuse new clients while draining
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
     tracing::info!(open, "shutting down: draining connections");
     if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
