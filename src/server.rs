@@ -22,10 +22,11 @@
 //! checks and `ConnectInfo` extractors work.
 //!
 //! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run() -> std::io::Result<()> {
 //! use axum::{Router, routing::get};
 //! use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 //!
-//! # async fn run() -> std::io::Result<()> {
 //! let app = Router::new().route("/", get(|| async { "hello" }));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! serve(listener, app, ServeConfig::default(), shutdown_signal()).await;
