@@ -55,6 +55,8 @@
 //! - `client` (default): `macrofy::client`, the Macrofy client with its
 //!   session lifecycle (hyper 1 + rustls).
 //! - `cli`: the `tower-signing` debugging binary.
+//! - `server`: `server::serve`, a bounded HTTP/1.1 server (head, body and
+//!   idle timeouts, a connection cap, a shutdown drain deadline).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
@@ -65,6 +67,9 @@ mod future;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod http;
 pub mod macrofy;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 mod signature;
 pub mod utilsio;
 
