@@ -198,3 +198,88 @@ async fn opening_an_absent_server_fails_in_time_without_the_url() {
         .unwrap_err();
     assert!(!err.to_string().contains("not a url"), "{err}");
 }
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every refusal and outage is logged, and no log line holds a secret, a
+/// JWT key, a token or a user id. (Current-thread runtime: the servers'
+/// tasks log through this thread's subscriber.)
+#[tokio::test]
+async fn logs_name_failures_without_secrets_tokens_or_user_ids() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut redis = RedisServer::start();
+    let apps = InMemoryAppRegistry::new()
+        .with_app_secrets(DEMO_APP_ID, ["rotating-new-secret", DEMO_APP_SECRET])
+        .unwrap();
+    const OLD_JWT: &str = "the-previous-jwt-key-of-32-bytes-long";
+    let gateway = GatewayConfig::new(apps, JWT_KEY)
+        .with_previous_jwt_key(OLD_JWT)
+        .with_quota_store(store(&redis).await.with_timeout(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let gw = serve(gateway.router()).await;
+    let ok = connect(
+        gw.addr,
+        DEMO_APP_ID,
+        "rotating-new-secret",
+        "secret-user-17",
+    )
+    .await;
+    let token = ok.token();
+    let bad = connect(gw.addr, DEMO_APP_ID, "a-wrong-secret", "secret-user-17").await;
+    assert_eq!(bad.status, 401);
+    let mut tampered = token.clone();
+    tampered.insert(tampered.len() - 3, 'x');
+    assert_eq!(refresh(gw.addr, &tampered).await.status, 401);
+    let refreshed = refresh(gw.addr, &token).await.token();
+    redis.stop();
+    let down = connect(gw.addr, DEMO_APP_ID, DEMO_APP_SECRET, "secret-user-18").await;
+    assert_eq!(down.status, 503);
+    drop(gw);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "macrofy connect refused",
+        "macrofy refresh refused",
+        "macrofy quota store failed",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not logged:\n{text}");
+    }
+    let signature = token.rsplit('.').next().unwrap();
+    for forbidden in [
+        "rotating-new-secret",
+        DEMO_APP_SECRET,
+        JWT_KEY,
+        OLD_JWT,
+        &token,
+        signature,
+        &refreshed,
+        "secret-user-17",
+        "secret-user-18",
+    ] {
+        assert!(
+            !text.contains(forbidden),
+            "logs contain {forbidden:?}:\n{text}"
+        );
+    }
+}
