@@ -103,7 +103,12 @@ async fn two_instances_sharing_redis_admit_exactly_the_limit() {
 async fn the_store_answers_like_the_in_memory_one() {
     let redis = RedisServer::start();
     let store = store(&redis).await;
-    let other = store.clone().with_key_prefix("elsewhere:");
+    // Any clonable connection works, e.g. a multiplexed one.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let multiplexed = bounded(client.get_multiplexed_async_connection())
+        .await
+        .unwrap();
+    let other = RedisQuotaStore::new(multiplexed).with_key_prefix("elsewhere:");
     let admit = |s: &RedisQuotaStore, app: &'static str, user: &'static str, limit| {
         let s = s.clone();
         async move { bounded(s.admit(app, user, limit)).await.unwrap() }
@@ -143,9 +148,11 @@ async fn the_store_answers_like_the_in_memory_one() {
         Admission::Admitted
     );
     // Another prefix is another count.
+    let elsewhere = bounded(other.admit("app_a", "u2", Some(1))).await.unwrap();
+    assert_eq!(elsewhere, Admission::Admitted);
     assert_eq!(
-        admit(&other, "app_a", "u2", Some(1)).await,
-        Admission::Admitted
+        admit(&store, "app_a", "u2", Some(1)).await,
+        Admission::QuotaExceeded
     );
     assert!(format!("{store:?}").contains("tower-signing:macrofy:quota:"));
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 
 use super::{Admission, BoxError, BoxFuture, QuotaStore};
 
@@ -37,10 +37,13 @@ return 1
 /// Lua script so the check, the count and the insert are atomic across
 /// instances.
 ///
-/// Each call is bounded by a timeout ([`DEFAULT_REDIS_TIMEOUT`]); a failed
-/// or late call makes the connect answer 503 `Quota store unavailable`, and
-/// the [`ConnectionManager`] reconnects in the background, so the store
-/// recovers by itself when Redis is back. Errors name the kind of failure,
+/// It is generic over the connection (any clonable
+/// [`redis::aio::ConnectionLike`]); the default, and what
+/// [`open`](RedisQuotaStore::open) builds, is the tokio [`ConnectionManager`],
+/// which reconnects in the background, so the store recovers by itself when
+/// Redis is back. Each call is bounded by a timeout
+/// ([`DEFAULT_REDIS_TIMEOUT`]); a failed or late call makes the connect
+/// answer 503 `Quota store unavailable`. Errors name the kind of failure,
 /// never the URL or a user id.
 ///
 /// ```no_run
@@ -56,14 +59,14 @@ return 1
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct RedisQuotaStore {
-    connection: ConnectionManager,
+pub struct RedisQuotaStore<C = ConnectionManager> {
+    connection: C,
     script: Script,
     prefix: String,
     timeout: Duration,
 }
 
-impl fmt::Debug for RedisQuotaStore {
+impl<C> fmt::Debug for RedisQuotaStore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisQuotaStore")
             .field("prefix", &self.prefix)
@@ -73,16 +76,6 @@ impl fmt::Debug for RedisQuotaStore {
 }
 
 impl RedisQuotaStore {
-    /// A store over an existing connection manager.
-    pub fn new(connection: ConnectionManager) -> Self {
-        RedisQuotaStore {
-            connection,
-            script: Script::new(ADMIT_SCRIPT),
-            prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            timeout: DEFAULT_REDIS_TIMEOUT,
-        }
-    }
-
     /// Connects to the Redis server at `url` (`redis://host:port/db`), with
     /// connection and response timeouts of [`DEFAULT_REDIS_TIMEOUT`].
     ///
@@ -102,6 +95,22 @@ impl RedisQuotaStore {
         .map_err(|_| BoxError::from("Redis did not answer in time"))?
         .map_err(|e| describe("connect", &e))?;
         Ok(Self::new(connection))
+    }
+}
+
+impl<C> RedisQuotaStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// A store over an existing connection (a [`ConnectionManager`] in
+    /// production: it reconnects by itself).
+    pub fn new(connection: C) -> Self {
+        RedisQuotaStore {
+            connection,
+            script: Script::new(ADMIT_SCRIPT),
+            prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            timeout: DEFAULT_REDIS_TIMEOUT,
+        }
     }
 
     /// The prefix of the per-app keys (default
@@ -159,7 +168,10 @@ fn describe(step: &str, e: &redis::RedisError) -> BoxError {
     format!("Redis quota store {step}: {what} ({:?})", e.kind()).into()
 }
 
-impl QuotaStore for RedisQuotaStore {
+impl<C> QuotaStore for RedisQuotaStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
     fn admit<'a>(
         &'a self,
         app_id: &'a str,
