@@ -8,7 +8,11 @@
 //! distinct users per app in a [`QuotaStore`] against the sandbox limit.
 //!
 //! `POST /api/auth/refresh` with `Authorization: Bearer <token>` answers a
-//! fresh `{token, user}` for the same user while the token is accepted.
+//! fresh `{token, user}` for the same user while the token is accepted
+//! (401 `Invalid token` / `Token expired` otherwise, or `Unknown appId` once
+//! the app is removed from the registry). It never sees the app secret: it
+//! only extends a token the gateway accepts, so a session lives as long as
+//! its holder keeps refreshing it and the app stays registered.
 //!
 //! ## Rotation
 //! - **App secrets**: an app may have two secrets while its backends move
