@@ -255,8 +255,13 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let (header, payload) = signing_input.split_once('.').ok_or(TokenError::Invalid)?;
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        let signing_input = &token[..header.len() + 1 + payload.len()];
         let header = URL_SAFE_NO_PAD
             .decode(header)
             .map_err(|_| TokenError::Invalid)?;
@@ -589,6 +594,27 @@ mod tests {
             rotated.decode(&forge(&h, &p, SECRET), 1000),
             Err(TokenError::Invalid)
         );
+    }
+
+    proptest::proptest! {
+        /// Any text, and any change to one character of a real token, is
+        /// refused without a panic.
+        #[test]
+        fn arbitrary_input_is_refused_without_panic(
+            text in "[A-Za-z0-9_.=+/-]{0,200}|\\PC{0,64}",
+            index in 0usize..400,
+            replacement in proptest::char::any(),
+        ) {
+            let k = keys();
+            proptest::prop_assert!(k.decode(&text, 1000).is_err());
+            let (_, token) = issue(&k, 1000);
+            let mut chars: Vec<char> = token.chars().collect();
+            let index = index % chars.len();
+            proptest::prop_assume!(chars[index] != replacement);
+            chars[index] = replacement;
+            let changed: String = chars.into_iter().collect();
+            proptest::prop_assert!(k.decode(&changed, 1000).is_err());
+        }
     }
 
     #[test]
