@@ -9,9 +9,10 @@ use http_body_util::{BodyExt, Full};
 use tower::{Layer, Service, ServiceExt};
 use tower_signing::ManualClock;
 use tower_signing::utilsio::layer::{
-    CallbackBodyLayer, CallbackRejection, CallbackRequest, CheckAppIdLayer, CheckTimestampLayer,
-    RequireHttpsLayer, RequireOriginLayer, SignatureCallbackLayer,
+    CallbackBodyLayer, CheckAppIdLayer, CheckTimestampLayer, RequireHttpsLayer, RequireOriginLayer,
+    SignatureCallbackLayer,
 };
+use tower_signing::utilsio::{CallbackRejection, CallbackRequest};
 
 type Req = Request<Full<Bytes>>;
 type Res = Response<Full<Bytes>>;
@@ -97,7 +98,7 @@ async fn https_layer() {
     let bad = drive(RequireHttpsLayer::new(), req(&[], "", false)).await;
     assert_eq!(bad, (403, err("HTTPS required"), 0));
     let off = drive(
-        RequireHttpsLayer::new().with_enabled(false),
+        RequireHttpsLayer::new().with_require_https(false),
         req(&[], "", false),
     )
     .await;
@@ -118,7 +119,7 @@ async fn body_layer() {
         )
     );
     let large = drive(
-        CallbackBodyLayer::new().with_limit(10),
+        CallbackBodyLayer::new().with_body_limit(10),
         req(&[], &body("a", NOW), false),
     )
     .await;
