@@ -51,6 +51,16 @@ where
         .with_state(state)
 }
 
+/// The fallback of a route that takes only `POST`: 405 with a JSON error
+/// `{"error": "Method not allowed: use POST"}` and `Allow: POST`.
+///
+/// A callback layer added with `.layer` answers other methods itself; one
+/// added with `.route_layer` never sees them, so give the route this
+/// fallback: `post(handler).fallback(post_only_fallback)`.
+pub async fn post_only_fallback() -> Response {
+    post_only().await
+}
+
 async fn signature_callback(
     signer: SigningService,
     VerifiedCallback(callback): VerifiedCallback,
