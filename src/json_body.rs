@@ -40,6 +40,7 @@ pub(crate) enum BodyRejection {
 
 impl BodyRejection {
     /// 413 for an oversized body, 400 for everything else.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))] // the axum routes answer with it
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             BodyRejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -253,7 +254,8 @@ mod body {
     }
 
     /// 405 with a JSON error and `Allow: <allowed>`.
-    pub(crate) fn method_not_allowed<B: From<Bytes>>(allowed: &'static str) -> Response<B> {
+    #[cfg(feature = "axum")]
+    fn method_not_allowed<B: From<Bytes>>(allowed: &'static str) -> Response<B> {
         let mut res = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &super::method_not_allowed_text(allowed),

@@ -63,7 +63,7 @@
 
 mod clock;
 mod error;
-#[cfg(feature = "tower")]
+#[cfg(feature = "gateway")]
 mod future;
 mod json_body;
 pub mod macrofy;

@@ -248,10 +248,11 @@ fn permutations(items: Vec<usize>) -> Vec<Vec<usize>> {
 }
 
 type Answer = Option<(u16, String)>;
+type Case = (Vec<(&'static str, &'static str)>, String, [Answer; 5]);
 
 /// Requests, each with what every check (origin, https, body, timestamp,
 /// appId) answers on its own: `None` passes.
-fn cases() -> Vec<(Vec<(&'static str, &'static str)>, String, [Answer; 5])> {
+fn cases() -> Vec<Case> {
     let origin = Some((403, err("Unauthorized origin")));
     let https = Some((403, err("HTTPS required")));
     let missing = Some((

@@ -51,8 +51,7 @@ pub const SESSION_PATH: &str = "/api/macrofy-session";
 /// The default bound on the session route's gateway call: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body limit of both routes (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// Building a [`MacrofyConfig`] failed. Messages name the variable or
 /// setting, never a secret.

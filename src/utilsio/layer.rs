@@ -30,7 +30,7 @@
 //! `http_body_util::Full<Bytes>`), and keep `type Error = S::Error`. The inner
 //! service receives `http::Request<Full<Bytes>>` (the bytes that were read)
 //! and must be `Clone`. The TCP peer (for trusted proxies and allowed
-//! sources) is read from the [`PeerAddr`](crate::utilsio::PeerAddr) extension
+//! sources) is read from the [`PeerAddr`] extension
 //! or axum's `ConnectInfo<SocketAddr>`.
 //!
 //! ```

@@ -143,19 +143,15 @@ async fn auth_headers(signer: SigningService, req: Request) -> Response {
         Ok(fields) => fields,
         Err(e) => return json_error(e.status(), &e.to_string()),
     };
-    let string = |field: JsonField, name| {
-        field.into_optional_string().map_err(|_| {
+    let string = |field: JsonField, name| field.into_optional_string().map_err(|_| name);
+    let device_id = string(device_id, CallbackField::DeviceId);
+    let additional_data = string(additional_data, CallbackField::AdditionalData);
+    let (device_id, additional_data) = match (device_id, additional_data) {
+        (Ok(device_id), Ok(data)) => (device_id.unwrap_or_default(), data),
+        (Err(name), _) | (_, Err(name)) => {
             let rejection = CallbackRejection::InvalidField(name);
-            json_error(rejection.status(), &rejection.body_text())
-        })
-    };
-    let device_id = match string(device_id, CallbackField::DeviceId) {
-        Ok(device_id) => device_id.unwrap_or_default(),
-        Err(response) => return response,
-    };
-    let additional_data = match string(additional_data, CallbackField::AdditionalData) {
-        Ok(data) => data,
-        Err(response) => return response,
+            return json_error(rejection.status(), &rejection.body_text());
+        }
     };
     match signer.sign(&device_id, additional_data.as_deref()) {
         Ok(headers) => headers.into_response(),

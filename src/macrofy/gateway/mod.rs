@@ -75,8 +75,7 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The default sandbox limit: distinct users per app.
 pub const DEFAULT_SANDBOX_USER_LIMIT: u64 = 100;
 
-/// The default request body limit of the connect route (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// The default `iss` claim.
 pub const DEFAULT_ISSUER: &str = "macrofy-gateway";
