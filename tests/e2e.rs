@@ -222,8 +222,19 @@ async fn extractor_and_layer_on_the_apps_own_route() {
             axum::routing::post(my_callback).fallback(utilsio::routes::post_only_fallback),
         )
         .route_layer(layer)
-        .with_state(st);
-    for app in [extractor, with_layer, with_route_layer] {
+        .with_state(st.clone());
+    let on_the_method_router = Router::new()
+        .route(
+            "/cb",
+            axum::routing::post(my_callback).layer(st.callback_layer()),
+        )
+        .with_state(st.clone());
+    for app in [
+        extractor,
+        with_layer,
+        with_route_layer,
+        on_the_method_router,
+    ] {
         let srv = serve(app).await;
         let res = post(srv.addr, "/cb", &[ORIGIN, HTTPS], &valid_body()).await;
         assert_signed(
