@@ -10,7 +10,7 @@ use super::layer::SignatureCallbackLayer;
 use super::{
     CallbackPolicy, HttpsPolicy, ScryptParams, SigningKey, SigningService, TimestampWindow,
 };
-use crate::{Clock, DEFAULT_BODY_LIMIT, KeyError};
+use crate::{Clock, KeyError};
 
 /// Everything the utilsio routes and extractors need, preloaded: the
 /// signing key (derived once) and the [`CallbackPolicy`] (app id, clock,
@@ -199,11 +199,8 @@ pub enum ConfigError {
 pub struct UtilsioConfig {
     app_secret: Zeroizing<String>,
     salt: Zeroizing<String>,
-    app_id: String,
-    require_https: bool,
     scrypt: ScryptParams,
-    body_limit: usize,
-    window: TimestampWindow,
+    policy: CallbackPolicy,
     demo: bool,
 }
 
@@ -212,11 +209,8 @@ impl fmt::Debug for UtilsioConfig {
         f.debug_struct("UtilsioConfig")
             .field("app_secret", &"[redacted]")
             .field("salt", &"[redacted]")
-            .field("app_id", &self.app_id)
-            .field("require_https", &self.require_https)
             .field("scrypt", &self.scrypt)
-            .field("body_limit", &self.body_limit)
-            .field("window", &self.window)
+            .field("policy", &self.policy)
             .field("demo", &self.demo)
             .finish()
     }
@@ -245,11 +239,8 @@ impl UtilsioConfig {
         UtilsioConfig {
             app_secret: Zeroizing::new(app_secret.into()),
             salt: Zeroizing::new(salt_hex.into()),
-            app_id: app_id.into(),
-            require_https: true,
             scrypt: ScryptParams::default(),
-            body_limit: DEFAULT_BODY_LIMIT,
-            window: TimestampWindow::default(),
+            policy: CallbackPolicy::new(app_id.into()),
             demo: false,
         }
     }
@@ -381,10 +372,9 @@ impl UtilsioConfig {
         Ok(UtilsioConfig {
             app_secret: secret,
             salt,
-            app_id,
-            require_https,
-            ..UtilsioConfig::new(String::new(), String::new(), String::new())
-        })
+            ..UtilsioConfig::new(String::new(), String::new(), app_id)
+        }
+        .with_require_https(require_https))
     }
 
     /// Turns the callback's HTTPS check on (default) or off.
@@ -393,7 +383,12 @@ impl UtilsioConfig {
     /// Off only for local development.
     #[must_use]
     pub fn with_require_https(mut self, required: bool) -> Self {
-        self.require_https = required;
+        let https = if required {
+            HttpsPolicy::required()
+        } else {
+            HttpsPolicy::off()
+        };
+        self.policy = self.policy.with_https(https);
         self
     }
 
@@ -405,34 +400,14 @@ impl UtilsioConfig {
         self
     }
 
-    /// Sets the body limit of the utilsio routes in bytes (default 16 KiB).
-    ///
-    /// # Warning
-    /// A larger limit lets each caller make the server hold more memory.
-    #[must_use]
-    pub fn with_body_limit(mut self, limit: usize) -> Self {
-        self.body_limit = limit;
-        self
-    }
-
-    /// Sets the callback's timestamp window (default ±60 s).
-    ///
-    /// # Warning
-    /// A wider window gives a captured callback longer to be replayed.
-    #[must_use]
-    pub fn with_window(mut self, window: TimestampWindow) -> Self {
-        self.window = window;
-        self
-    }
-
     /// The app id.
     pub fn app_id(&self) -> &str {
-        &self.app_id
+        self.policy.app_id()
     }
 
     /// Whether the callback requires HTTPS.
     pub fn require_https(&self) -> bool {
-        self.require_https
+        self.policy.https().is_required()
     }
 
     /// Derives the key (scrypt, once, on tokio's blocking pool) and builds the
@@ -442,17 +417,14 @@ impl UtilsioConfig {
     /// [`ConfigError::Missing`] for an empty app id, [`ConfigError::Key`]
     /// for an empty secret or salt or a salt that is not hex.
     pub async fn build(mut self) -> Result<UtilsioState, ConfigError> {
-        if self.app_id.is_empty() {
+        if self.policy.app_id().is_empty() {
             return Err(ConfigError::Missing(Self::APP_ID_VAR));
         }
         // Move the buffers out (no copy); derive_async zeroizes them.
         let secret = std::mem::take(&mut *self.app_secret);
         let salt = std::mem::take(&mut *self.salt);
         let key = SigningKey::derive_async(secret, salt, self.scrypt).await?;
-        Ok(UtilsioState::new(key, std::mem::take(&mut self.app_id))
-            .with_require_https(self.require_https)
-            .with_body_limit(self.body_limit)
-            .with_window(self.window))
+        Ok(UtilsioState::with_policy(key, self.policy))
     }
 }
 
