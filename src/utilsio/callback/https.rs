@@ -67,6 +67,7 @@ impl Default for HttpsPolicy {
 
 impl HttpsPolicy {
     /// HTTPS required, no trusted proxies (strict forwarding rules).
+    #[must_use]
     pub fn required() -> Self {
         HttpsPolicy {
             required: true,
@@ -79,6 +80,7 @@ impl HttpsPolicy {
     /// # Warning
     /// A callback over plain HTTP is then signed: use it only for local
     /// development.
+    #[must_use]
     pub fn off() -> Self {
         HttpsPolicy {
             required: false,
@@ -94,6 +96,7 @@ impl HttpsPolicy {
     /// List only proxies that append to (or overwrite) these headers. A
     /// trusted range that includes clients lets them choose the scheme and
     /// the address the source allow-list sees.
+    #[must_use]
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
         self
