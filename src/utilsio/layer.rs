@@ -6,7 +6,7 @@
 //! | [`RequireOriginLayer`] | `X-utilsio-Origin: utilsio.dev`, exactly once; the caller's address is an allowed source (when configured) | 403 `Unauthorized origin` |
 //! | [`RequireHttpsLayer`] | the request came over HTTPS ([`HttpsPolicy`]) | 403 `HTTPS required` |
 //! | [`CallbackBodyLayer`] | a JSON object with the four fields, all truthy | 400 `Missing required fields: ...` (413 when too large) |
-//! | [`CheckTimestampLayer`] | `|now - timestamp| <= 60 s` | 400 `Invalid timestamp` |
+//! | [`CheckTimestampLayer`] | `\|now - timestamp\| <= 60 s` | 400 `Invalid timestamp` |
 //! | [`CheckAppIdLayer`] | the body's appId is this app's | 403 `Invalid appId` |
 //!
 //! [`SignatureCallbackLayer`] runs all five in that order, so a request

@@ -142,7 +142,7 @@ impl CallbackRequest {
 /// | 1 | `X-utilsio-Origin: utilsio.dev`, exactly once (and, opt-in, the caller's address is an allowed source) | 403 `Unauthorized origin` |
 /// | 2 | the request came over HTTPS ([`HttpsPolicy`]) | 403 `HTTPS required` |
 /// | 3 | the body, at most 16 KiB, is a JSON object whose four fields are truthy: three strings and a timestamp in whole seconds | 413, or 400 `Missing required fields: deviceId, appId, additionalData, timestamp` (or a message naming the bad field) |
-/// | 4 | `|now - timestamp| <= 60 s` | 400 `Invalid timestamp` |
+/// | 4 | `\|now - timestamp\| <= 60 s` | 400 `Invalid timestamp` |
 /// | 5 | the body's appId is this app's | 403 `Invalid appId` |
 ///
 /// The tower layers ([`layer`](crate::utilsio::layer)) and the axum
