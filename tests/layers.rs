@@ -460,9 +460,12 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // Answers the parsed message and the bytes it was handed.
     let inner = tower::service_fn(|req: Req| async move {
         let cb = req.extensions().get::<CallbackRequest>().unwrap().clone();
-        Ok::<_, Infallible>(Res::new(Full::new(Bytes::from(cb.message().to_string()))))
+        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+        let text = format!("{}|{}", cb.message(), String::from_utf8_lossy(&bytes));
+        Ok::<_, Infallible>(Res::new(Full::new(Bytes::from(text))))
     });
     let res: Res = layer
         .layer(inner)
@@ -485,7 +488,7 @@ async fn body_streamed_in_small_chunks_endless_or_failing() {
     let chunked = StreamBody::new(futures_util::stream::iter(chunks));
     assert_eq!(
         through_body_layer(CallbackBodyLayer::new(), chunked).await,
-        (200, format!("d-a-{NOW}-x"))
+        (200, format!("d-a-{NOW}-x|{valid}"))
     );
     let endless = futures_util::stream::iter(std::iter::repeat_with(|| {
         Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from_static(b"aaaa")))

@@ -615,6 +615,33 @@ mod tests {
         assert!(p.check_app_id(&cb(NOW)).is_ok());
         let other = CallbackRequest::from_json(body("ap", "1").as_bytes()).unwrap();
         assert_eq!(p.check_app_id(&other), Err(CallbackRejection::InvalidAppId));
+        let unicode = CallbackPolicy::new("app-Ünï");
+        for other in ["app-Üni", "APP-ÜNÏ", "app-Ünï ", "app", "app-Ünïx"] {
+            let cb = CallbackRequest::from_json(body(other, "1").as_bytes()).unwrap();
+            assert_eq!(
+                unicode.check_app_id(&cb),
+                Err(CallbackRejection::InvalidAppId),
+                "{other}"
+            );
+        }
+        let own = CallbackRequest::from_json(body("app-Ünï", "1").as_bytes()).unwrap();
+        assert!(unicode.check_app_id(&own).is_ok());
+    }
+
+    #[test]
+    fn separate_past_and_future_tolerances() {
+        use std::time::Duration;
+        let p = policy().with_window(
+            TimestampWindow::default()
+                .with_max_past(Duration::from_secs(10))
+                .with_max_future(Duration::from_secs(2)),
+        );
+        let cb =
+            |ts: u64| CallbackRequest::from_json(body("app", &ts.to_string()).as_bytes()).unwrap();
+        assert!(p.check_timestamp(&cb(NOW - 10)).is_ok());
+        assert!(p.check_timestamp(&cb(NOW - 11)).is_err());
+        assert!(p.check_timestamp(&cb(NOW + 2)).is_ok());
+        assert!(p.check_timestamp(&cb(NOW + 3)).is_err());
     }
 
     #[test]
@@ -692,6 +719,7 @@ mod tests {
             "\"12a\"",
             "\"-1\"",
             "\" 1\"",
+            "\"99999999999999999999\"",
             "true",
             "[1]",
         ] {
