@@ -66,12 +66,7 @@ impl UtilsioState {
     /// signed.
     #[must_use]
     pub fn with_require_https(self, required: bool) -> Self {
-        let https = if required {
-            HttpsPolicy::required()
-        } else {
-            HttpsPolicy::off()
-        };
-        self.with_https(https)
+        self.edit(|p| p.with_require_https(required))
     }
 
     /// Sets the callback's HTTPS rules (e.g. trusted proxies).
@@ -108,6 +103,10 @@ impl UtilsioState {
     }
 
     /// Replaces the callback policy (which holds the app id).
+    ///
+    /// # Warning
+    /// Its settings replace this state's, defaults included: read the
+    /// warnings of [`CallbackPolicy`]'s `with_*` methods.
     #[must_use]
     pub fn with_callback_policy(self, policy: CallbackPolicy) -> Self {
         self.edit(|_| policy)
@@ -383,12 +382,7 @@ impl UtilsioConfig {
     /// Off only for local development.
     #[must_use]
     pub fn with_require_https(mut self, required: bool) -> Self {
-        let https = if required {
-            HttpsPolicy::required()
-        } else {
-            HttpsPolicy::off()
-        };
-        self.policy = self.policy.with_https(https);
+        self.policy = self.policy.with_require_https(required);
         self
     }
 

@@ -367,15 +367,7 @@ impl<C> CheckLayer<C> {
     /// # Warning
     /// Off, a callback over plain HTTP is signed: local development only.
     pub fn with_require_https(self, required: bool) -> Self {
-        let https = if required {
-            HttpsPolicy::required()
-        } else {
-            HttpsPolicy::off()
-        };
-        self.edit(|p| {
-            let https = https.with_trusted_proxies(p.https().trusted_proxies().iter().copied());
-            p.with_https(https)
-        })
+        self.edit(|p| p.with_require_https(required))
     }
 
     /// Accepts callbacks only from these addresses or ranges.

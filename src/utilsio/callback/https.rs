@@ -55,7 +55,7 @@ pub struct PeerAddr(pub SocketAddr);
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpsPolicy {
-    required: bool,
+    pub(super) required: bool,
     trusted_proxies: Arc<[IpNet]>,
 }
 

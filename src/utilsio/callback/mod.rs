@@ -243,6 +243,16 @@ impl CallbackPolicy {
         self.edit(|p| p.https = https)
     }
 
+    /// Requires HTTPS (the default) or turns the check off, keeping the
+    /// trusted proxies (which still resolve the caller's address).
+    ///
+    /// # Warning
+    /// Off, a callback over plain HTTP is signed: local development only.
+    #[must_use]
+    pub fn with_require_https(self, required: bool) -> Self {
+        self.edit(|p| p.https.required = required)
+    }
+
     /// Sets the body limit in bytes (default [`DEFAULT_BODY_LIMIT`]).
     ///
     /// # Warning
