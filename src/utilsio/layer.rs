@@ -102,7 +102,25 @@ use crate::Clock;
 use crate::json_body::{finish_limited, json_error, start_limited};
 
 /// One check of the callback, run by [`Check`]. A new check is one type
-/// implementing this trait.
+/// implementing this trait; [`CheckLayer::from_policy`] makes it a layer.
+///
+/// ```
+/// use tower_signing::utilsio::layer::{CallbackCheck, CheckLayer};
+/// use tower_signing::utilsio::{CallbackPolicy, CallbackRejection, CallbackRequest};
+///
+/// /// Refuses callbacks for one device.
+/// #[derive(Clone, Default)]
+/// struct NotDevice42;
+///
+/// impl CallbackCheck for NotDevice42 {
+///     const NEEDS_BODY: bool = true;
+///     fn check_body(&self, _: &CallbackPolicy, cb: &CallbackRequest) -> Result<(), CallbackRejection> {
+///         if cb.device_id() == "42" { Err(CallbackRejection::MissingFields) } else { Ok(()) }
+///     }
+/// }
+///
+/// let layer = CheckLayer::<NotDevice42>::from_policy(CallbackPolicy::new("my-app-id"));
+/// ```
 pub trait CallbackCheck: Clone + Send + Sync + 'static {
     /// Whether [`CallbackCheck::check_body`] needs the parsed body.
     const NEEDS_BODY: bool;
