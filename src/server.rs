@@ -278,7 +278,7 @@ where
     let timed_out = Arc::clone(&body.timed_out);
     let response = service.oneshot(Request::from_parts(parts, body)).await?;
     if timed_out.load(Ordering::Acquire) {
-        let mut response = crate::http::json_error::<Full<Bytes>>(
+        let mut response = crate::json_body::json_error::<Full<Bytes>>(
             StatusCode::REQUEST_TIMEOUT,
             "Request body was not received in time",
         );
