@@ -1,7 +1,8 @@
-//! An existing axum app with its own state and routes that mounts the
-//! utilsio routes and signs in one of its own handlers with `SigningService`,
-//! and mounts the Macrofy routes behind its own login (`AppUser`): they sign
-//! only for the signed-in user, never for an id sent in a body.
+//! An existing axum app with its own state, routes and sign-in that mounts
+//! the utilsio callback, puts the auth-headers action behind its own
+//! sign-in, signs in one of its own handlers with `SigningService`, and
+//! mounts the Macrofy routes for its signed-in user (never for an id sent in
+//! a body).
 //!
 //! Run with: cargo run --example axum_mount
 //!
@@ -11,6 +12,8 @@
 //! ```sh
 //! curl -s -X POST localhost:3000/api/subscribe -H 'authorization: Bearer demo-user-token' \
 //!      -H 'content-type: application/json' -d '{"deviceId":"device-123","amountPerDay":"0.033333"}'
+//! curl -s -X POST localhost:3000/api/utilsio/auth-headers -H 'authorization: Bearer demo-user-token' \
+//!      -H 'content-type: application/json' -d '{"deviceId":"device-123"}'
 //! curl -s -X POST localhost:3000/api/macrofy-signature -H 'authorization: Bearer demo-user-token'
 //! ```
 //!
@@ -21,14 +24,15 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
+use tower_signing::utilsio::routes::AUTH_HEADERS_PATH;
 use tower_signing::utilsio::{self, SigningService, UtilsioConfig, UtilsioState};
 
 /// The app's own state; `UtilsioState` is one field of it.
@@ -44,21 +48,29 @@ impl FromRef<AppState> for UtilsioState {
     }
 }
 
-/// The app's login as an extractor: the Macrofy routes act as this user.
-/// Its rejection, `Unauthenticated`, answers 401 JSON.
-struct AppUser(String);
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeRequest {
+    device_id: String,
+    amount_per_day: String,
+}
 
-impl AuthenticatedUser for AppUser {
+/// The app's signed-in user: its own authorization, as an extractor. It
+/// answers 401 `{"error":"Authentication required"}` when the bearer token is
+/// unknown; the Macrofy routes act as this user.
+struct User(String);
+
+impl AuthenticatedUser for User {
     fn user_id(&self) -> &str {
         &self.0
     }
 }
 
-impl FromRequestParts<AppState> for AppUser {
+impl FromRequestParts<AppState> for User {
     type Rejection = Unauthenticated;
 
     async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
+        parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Unauthenticated> {
         let token = parts
@@ -68,37 +80,18 @@ impl FromRequestParts<AppState> for AppUser {
             .and_then(|v| v.strip_prefix("Bearer "));
         token
             .and_then(|t| state.users_by_token.get(t))
-            .map(|user| AppUser(user.clone()))
+            .map(|user| User(user.clone()))
             .ok_or(Unauthenticated)
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscribeRequest {
-    device_id: String,
-    amount_per_day: String,
-}
-
-/// The app's own handler: authenticates its user, then signs the
-/// subscription (`additionalData` = amountPerDay) in one line.
+/// The app's own handler: for a signed-in user, signs the subscription
+/// (`additionalData` = amountPerDay) in one line.
 async fn subscribe(
-    State(state): State<AppState>,
+    User(user): User,
     signer: SigningService,
-    headers: HeaderMap,
     Json(body): Json<SubscribeRequest>,
 ) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(user) = token.and_then(|t| state.users_by_token.get(t)) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"error": "Sign in first"})),
-        )
-            .into_response();
-    };
     tracing::info!(%user, "signing a subscription");
     signer
         .sign(&body.device_id, Some(&body.amount_per_day))
@@ -134,12 +127,18 @@ async fn run() -> Result<(), Box<dyn Error>> {
         users_by_token: Arc::new(HashMap::from([("demo-user-token".into(), "alice".into())])),
         utilsio: utilsio_state.clone(),
     };
+    // The callback (guarded by its own checks), and auth-headers and the
+    // Macrofy routes behind the app's sign-in: no signing route is open to
+    // anonymous callers.
     let macrofy = MacrofyConfig::from_env_or_demo()?;
     let app = Router::new()
         .route("/", get(|| async { "my existing app" }))
         .route("/api/subscribe", post(subscribe))
-        // The Macrofy routes run `AppUser` on the app's state first.
-        .merge(macrofy_routes::router::<AppUser, AppState>(macrofy))
+        .route(
+            AUTH_HEADERS_PATH,
+            utilsio::auth_headers_route::<User, AppState>(),
+        )
+        .merge(macrofy_routes::router::<User, AppState>(macrofy))
         .with_state(state)
         .merge(utilsio::router(utilsio_state));
 

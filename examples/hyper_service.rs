@@ -18,9 +18,12 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tower::{ServiceBuilder, ServiceExt};
-use tower_signing::utilsio::layer::{CallbackRequest, SignatureCallbackLayer};
-use tower_signing::utilsio::{DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SigningKey};
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceBuilder;
+use tower_signing::utilsio::layer::SignatureCallbackLayer;
+use tower_signing::utilsio::{
+    CallbackRequest, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, PeerAddr, ScryptParams, SigningKey,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -62,19 +65,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             _ = tokio::signal::ctrl_c() => break,
         };
-        let service = service.clone();
+        // The TCP peer, for trusted proxies and allowed sources.
+        let service = ServiceBuilder::new()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                req
+            })
+            .service(service.clone());
         tokio::spawn(async move {
-            // Bridge tower's `Service<Request<Incoming>>` to hyper's service trait.
-            let hyper_service =
-                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    service.clone().oneshot(req)
-                });
             if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), hyper_service)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                 .await
             {
                 tracing::debug!("connection error: {e}");

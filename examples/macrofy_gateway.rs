@@ -1,14 +1,26 @@
 //! A local Macrofy-compatible gateway (`POST /api/auth/connect`, SPEC 2.3)
 //! for offline integration tests: verify `{appId, userId, signature}`, count
-//! sandbox users, issue 7-day HS256 session JWTs.
+//! sandbox users, issue 7-day HS256 session JWTs, refresh them
+//! (`POST /api/auth/refresh`).
 //!
 //! Run with: cargo run --example macrofy_gateway
 //!
 //! Environment (each has a demo default, printed at start-up):
 //! - `MACROFY_GATEWAY_APPS`: `appId:secret,appId:secret` (default: the demo
-//!   app `tower_signing::macrofy::DEMO_APP_ID` / `DEMO_APP_SECRET`).
+//!   app `tower_signing::macrofy::DEMO_APP_ID` / `DEMO_APP_SECRET`). Secrets
+//!   are taken exactly as written up to the next comma. During a rotation
+//!   list an app twice, new secret first: `appId:new,appId:old`.
 //! - `MACROFY_GATEWAY_JWT_SECRET`: the JWT signing key, at least 32 bytes
 //!   (default: a public demo key).
+//! - `MACROFY_GATEWAY_JWT_PREVIOUS_SECRET`: a previous JWT key whose tokens
+//!   are still accepted until they expire (JWT key rotation), optional.
+//! - `MACROFY_GATEWAY_USER_ID_KEY`: the key of the scoped user ids, at
+//!   least 32 bytes; set it to keep user ids stable across JWT key
+//!   rotations (default: derived from the JWT key).
+//! - `MACROFY_TOKEN_LIFETIME_SECONDS`: token lifetime (default 7 days).
+//! - `REDIS_URL`: count sandbox users in Redis, shared by every instance
+//!   pointing at it (`redis://127.0.0.1:6379/`; needs `--features redis`);
+//!   unset: in memory.
 //! - `MACROFY_SANDBOX_USER_LIMIT`: distinct users per app, or `unlimited`
 //!   (default: 100).
 //! - `HOST` / `PORT`: where to listen (default 127.0.0.1:4000, the address
@@ -18,9 +30,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tower_signing::macrofy::gateway::{
-    DEFAULT_SANDBOX_USER_LIMIT, GatewayConfig, InMemoryAppRegistry, SESSION_PATH,
+    DEFAULT_SANDBOX_USER_LIMIT, GatewayConfig, InMemoryAppRegistry, QuotaStore, REFRESH_PATH,
+    SESSION_PATH, TOKEN_TTL_SECONDS,
 };
 use tower_signing::macrofy::{self, CONNECT_PATH, SigningKey};
 
@@ -62,10 +76,40 @@ async fn run() -> Result<(), String> {
         .parse()
         .map_err(|_| "HOST must be an IP address".to_owned())?;
 
-    let gateway = GatewayConfig::new(apps, jwt_secret.into_bytes())
+    let lifetime = match env("MACROFY_TOKEN_LIFETIME_SECONDS") {
+        None => TOKEN_TTL_SECONDS,
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            "MACROFY_TOKEN_LIFETIME_SECONDS must be a whole number of seconds".to_owned()
+        })?,
+    };
+
+    let mut config = GatewayConfig::new(apps, jwt_secret.into_bytes())
         .with_sandbox_user_limit(limit)
-        .build()
-        .map_err(|e| format!("MACROFY_GATEWAY_JWT_SECRET: {e}"))?;
+        .with_token_lifetime(Duration::from_secs(lifetime));
+    let previous_jwt = env("MACROFY_GATEWAY_JWT_PREVIOUS_SECRET");
+    if let Some(previous) = &previous_jwt {
+        config = config.with_previous_jwt_key(previous.as_bytes());
+    }
+    if let Some(key) = env("MACROFY_GATEWAY_USER_ID_KEY") {
+        config = config.with_user_id_key(key.into_bytes());
+    }
+    let quota = match env("REDIS_URL") {
+        Some(url) => Some(redis_quota(&url).await?),
+        None => None,
+    };
+    let quota_name = match quota {
+        Some(store) => {
+            config = config.with_quota_store(store);
+            "Redis (REDIS_URL), shared by every instance using it"
+        }
+        None => "in memory (set REDIS_URL to share it between instances)",
+    };
+    let gateway = config.build().map_err(|e| {
+        format!(
+            "gateway configuration (MACROFY_GATEWAY_JWT_SECRET, MACROFY_GATEWAY_JWT_PREVIOUS_SECRET, \
+             MACROFY_GATEWAY_USER_ID_KEY, MACROFY_TOKEN_LIFETIME_SECONDS): {e}"
+        )
+    })?;
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -83,6 +127,17 @@ async fn run() -> Result<(), String> {
     if demo_jwt {
         println!("  JWT key: the public demo key (set MACROFY_GATEWAY_JWT_SECRET for your own)");
     }
+    println!(
+        "  JWT key id (kid): {}{}",
+        gateway.jwt_key_id(),
+        if previous_jwt.is_some() {
+            " (also accepting tokens under the previous key)"
+        } else {
+            ""
+        }
+    );
+    println!("  token lifetime: {lifetime} s");
+    println!("  quota store: {quota_name}");
     match limit {
         Some(n) => println!("  sandbox user limit: {n} distinct users per app"),
         None => println!("  sandbox user limit: unlimited"),
@@ -100,6 +155,9 @@ async fn run() -> Result<(), String> {
         println!(
             "  curl -s http://{addr}{SESSION_PATH} -H 'authorization: Bearer <token from above>'"
         );
+        println!(
+            "  curl -s -X POST http://{addr}{REFRESH_PATH} -H 'authorization: Bearer <token from above>'"
+        );
     }
 
     axum::serve(listener, gateway.router::<()>())
@@ -108,6 +166,24 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("Macrofy gateway stopped");
     Ok(())
+}
+
+#[cfg(feature = "redis")]
+async fn redis_quota(url: &str) -> Result<impl QuotaStore, String> {
+    tower_signing::macrofy::gateway::RedisQuotaStore::open(url)
+        .await
+        .map_err(|e| format!("REDIS_URL: {e}"))
+}
+
+/// Without the `redis` feature a set `REDIS_URL` is an error, not silently
+/// ignored: the instances would not share their count.
+#[cfg(not(feature = "redis"))]
+async fn redis_quota(_url: &str) -> Result<impl QuotaStore, String> {
+    Err::<tower_signing::macrofy::gateway::InMemoryQuotaStore, _>(
+        "REDIS_URL is set but this build has no Redis support: \
+         run with --features gateway,redis"
+            .to_owned(),
+    )
 }
 
 async fn shutdown_signal() {

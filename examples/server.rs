@@ -36,9 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRef, FromRequestParts};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
@@ -140,24 +138,6 @@ where
     }
 }
 
-/// Lets only signed-in users reach the auth-headers action.
-// TODO(lead): once the callback branch lands, mount auth-headers behind `User`
-// with utilsio's hook, `.route(AUTH_HEADERS_PATH,
-// utilsio::auth_headers_route::<User, AppState>())` on the app router (its
-// state is AppState), and delete this middleware and its `.layer(...)`.
-async fn auth_headers_login(
-    State(tokens): State<UserTokens>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.uri().path() == utilsio::routes::AUTH_HEADERS_PATH
-        && tokens.user(request.headers()).is_none()
-    {
-        return Unauthenticated.into_response();
-    }
-    next.run(request).await
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Print errors with Display ("UTILSIO_APP_SECRET is not set"), not Debug.
@@ -208,11 +188,11 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let macrofy_base_url = macrofy.base_url().to_owned();
 
     let app = Router::new()
-        .merge(
-            utilsio::router(utilsio_state.clone()).layer(middleware::from_fn_with_state(
-                tokens.clone(),
-                auth_headers_login,
-            )),
+        .merge(utilsio::router(utilsio_state.clone()))
+        // Both act as the signed-in `User`; anonymous callers get 401 JSON.
+        .route(
+            utilsio::routes::AUTH_HEADERS_PATH,
+            utilsio::auth_headers_route::<User, AppState>(),
         )
         .merge(macrofy_routes::router::<User, AppState>(macrofy))
         .with_state(AppState {

@@ -69,7 +69,7 @@ impl std::error::Error for Unauthenticated {}
 #[cfg(feature = "axum")]
 impl axum::response::IntoResponse for Unauthenticated {
     fn into_response(self) -> axum::response::Response {
-        crate::http::json_error(http::StatusCode::UNAUTHORIZED, Self::MESSAGE)
+        crate::json_body::json_error(http::StatusCode::UNAUTHORIZED, Self::MESSAGE)
     }
 }
 

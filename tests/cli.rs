@@ -13,6 +13,9 @@ const ENV_VARS: [&str; 5] = [
     "MACROFY_APP_ID",
 ];
 
+/// A valid app hash (the first derive vector's).
+const APP_HASH: &str = "2c9813b452ac80dde85016222a3c08e4f88e38a39a7f699d134fe9c5bf6d4ac1";
+
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tower-signing"));
     for var in ENV_VARS {
@@ -320,4 +323,230 @@ fn bad_input_exits_2_with_a_clear_message() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("power of two"));
+}
+
+fn sign_args(timestamp: &str) -> Vec<String> {
+    vec![
+        "utilsio".into(),
+        "sign".into(),
+        "--device-id=d".into(),
+        "--app-id=a".into(),
+        format!("--timestamp={timestamp}"),
+    ]
+}
+
+fn run_strs(args: &[String], env: &[(&str, &str)]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, env)
+}
+
+#[test]
+fn timestamps_follow_the_library_rule() {
+    let hash = [("UTILSIO_APP_HASH", APP_HASH)];
+    for bad in [
+        "0",
+        "000",
+        "abc",
+        "17e9",
+        "-5",
+        "1.5",
+        " 17",
+        "99999999999999999999",
+    ] {
+        for command in ["message", "sign"] {
+            let mut args = sign_args(bad);
+            args[1] = command.into();
+            let out = run_strs(&args, &hash);
+            assert_eq!(out.status.code(), Some(2), "{command} {bad}");
+            assert!(out.stdout.is_empty(), "{command} {bad}: {}", stdout(&out));
+            assert!(
+                stderr(&out).contains("--timestamp must be a positive whole number"),
+                "{command} {bad}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    let out = run_strs(&sign_args(""), &hash);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("timestamp is required"),
+        "{}",
+        stderr(&out)
+    );
+    // Digits are written verbatim, leading zeros included.
+    for good in ["1", "01700000000", "1700000000"] {
+        let out = run_strs(&sign_args(good), &hash);
+        assert!(out.status.success(), "{good}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn empty_ids_are_refused() {
+    let hash = [("UTILSIO_APP_HASH", APP_HASH)];
+    let mut args = sign_args("1700000000");
+    args[3] = "--app-id=".into();
+    let out = run_strs(&args, &hash);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: appId is required\n");
+
+    let secret = [("MACROFY_APP_SECRET", "a-macrofy-secret")];
+    for args in [
+        &["macrofy", "sign", "--user-id="][..],
+        &["macrofy", "verify", "--user-id=", "--signature=00"][..],
+    ] {
+        let out = run(args, &secret);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&out), "error: userId is required\n");
+        assert!(out.stdout.is_empty());
+    }
+    let long = format!("--user-id={}", "u".repeat(257));
+    let out = run(&["macrofy", "sign", &long], &secret);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("at most 256 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn derive_reads_the_salt_from_the_environment_when_no_flag_is_given() {
+    let vectors = vectors();
+    let v = &vectors["utilsio"]["derive"][2];
+    let n = v["params"]["N"].to_string();
+    let secret = v["appSecret"].as_str().unwrap();
+    let out = run(
+        &["utilsio", "derive", "--n", &n],
+        &[
+            ("UTILSIO_APP_SECRET", secret),
+            ("UTILSIO_APP_SALT", v["salt"].as_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", v["appHashHex"].as_str().unwrap())
+    );
+
+    // --salt wins over the environment.
+    let out = run(
+        &[
+            "utilsio",
+            "derive",
+            "--n",
+            &n,
+            "--salt",
+            v["salt"].as_str().unwrap(),
+        ],
+        &[("UTILSIO_APP_SECRET", secret), ("UTILSIO_APP_SALT", "00")],
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", v["appHashHex"].as_str().unwrap())
+    );
+
+    let out = run(&["utilsio", "derive"], &[("UTILSIO_APP_SECRET", secret)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: no salt: pass --salt or set UTILSIO_APP_SALT\n"
+    );
+    assert!(!stderr(&out).contains(secret));
+}
+
+#[test]
+fn the_app_hash_is_accepted_in_either_hex_case() {
+    let vectors = vectors();
+    let v = &vectors["utilsio"]["sign"][3];
+    let flags = message_flags(v);
+    let mut args = vec!["utilsio", "sign"];
+    args.extend(flags.iter().map(String::as_str));
+    let upper = v["appHashHex"].as_str().unwrap().to_uppercase();
+    assert_ne!(upper, v["appHashHex"].as_str().unwrap(), "has hex letters");
+    let out = run(&args, &[("UTILSIO_APP_HASH", &upper)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", v["signature"].as_str().unwrap())
+    );
+
+    let mut args = vec!["utilsio", "verify"];
+    args.extend(flags.iter().map(String::as_str));
+    let sig = format!("--signature={}", v["signature"].as_str().unwrap());
+    args.push(&sig);
+    let out = run(&args, &[("UTILSIO_APP_HASH", &upper)]);
+    assert_eq!(stdout(&out), "valid\n");
+
+    let out = run(&args, &[("UTILSIO_APP_HASH", "ABC")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: UTILSIO_APP_HASH must be 64 hex characters (either case): odd number of characters\n"
+    );
+}
+
+#[test]
+fn a_key_length_other_than_32_is_refused_before_deriving() {
+    for len in ["16", "64", "1"] {
+        let out = run(
+            &["utilsio", "derive", "--salt", "00", "--key-len", len],
+            &[("UTILSIO_APP_SECRET", "top-secret-value")],
+        );
+        assert_eq!(out.status.code(), Some(2), "{len}");
+        assert!(out.stdout.is_empty());
+        let err = stderr(&out);
+        assert_eq!(
+            err,
+            format!(
+                "error: --key-len must be 32: sign, verify and the library take only a \
+                 64-character app hash, the SDK's default (got {len})\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn errors_are_sentences_without_debug_output_or_secrets() {
+    let secret = "top-secret-value";
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&[&str], Env<'_>); 4] = [
+        (
+            &["utilsio", "derive", "--salt", "zz"],
+            &[("UTILSIO_APP_SECRET", secret)],
+        ),
+        (
+            &[
+                "utilsio",
+                "sign",
+                "--device-id=d",
+                "--app-id=a",
+                "--timestamp=1",
+            ],
+            &[("UTILSIO_APP_SECRET", secret), ("UTILSIO_APP_SALT", "zz")],
+        ),
+        (
+            &[
+                "utilsio",
+                "sign",
+                "--device-id=d",
+                "--app-id=a",
+                "--timestamp=1",
+            ],
+            &[("UTILSIO_APP_HASH", secret)],
+        ),
+        (
+            &["macrofy", "sign", "--user-id=u"],
+            &[("MACROFY_APP_SECRET", "")],
+        ),
+    ];
+    for (args, env) in cases {
+        let out = run(args, env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("error: ") && err.ends_with('\n'), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains(secret), "{err}");
+        // No Debug formatting of enums or structs.
+        assert!(!err.contains('{') && !err.contains("(\""), "{err}");
+    }
 }

@@ -2,14 +2,18 @@
 //! way the SDKs' `buildSignatureMessage` / `signRequest` would compute them.
 //!
 //! Secrets come from the environment only, never from argv (argv shows up in
-//! `ps` and shell history). Exit codes: 0 success / `valid`, 1 `invalid`,
-//! 2 bad input or a missing environment variable.
+//! `ps` and shell history). Input follows the library's rules: ids must not be
+//! empty, the timestamp is a positive whole number of seconds written in
+//! digits. Exit codes: 0 success / `valid`, 1 `invalid`, 2 bad input or a
+//! missing environment variable; errors are one sentence on stderr and never
+//! quote a secret.
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tower_signing::utilsio::{AppHash, ScryptParams, SignatureMessage, SigningKey};
 use tower_signing::{KeyError, macrofy};
+use zeroize::Zeroizing;
 
 /// Debug utilsio and Macrofy HMAC-SHA256 signatures byte-for-byte like the vendors' SDKs.
 #[derive(Debug, Parser)]
@@ -31,11 +35,11 @@ enum Scheme {
 
 #[derive(Debug, Subcommand)]
 enum UtilsioCommand {
-    /// Derive the app hash from env UTILSIO_APP_SECRET and the salt; prints it (it is key material).
+    /// Derive the app hash from env UTILSIO_APP_SECRET and the salt (--salt or env UTILSIO_APP_SALT); prints it (it is key material).
     Derive(DeriveArgs),
     /// Print the canonical message the SDK would sign.
     Message(MessageArgs),
-    /// Sign with env UTILSIO_APP_HASH, or UTILSIO_APP_SECRET + UTILSIO_APP_SALT; prints the signature.
+    /// Sign with env UTILSIO_APP_HASH (hex, either case), or UTILSIO_APP_SECRET + UTILSIO_APP_SALT; prints the signature.
     Sign(MessageArgs),
     /// Check a signature: exit 0 `valid`, or exit 1 `invalid` and the message that was checked.
     Verify(VerifyArgs),
@@ -51,9 +55,9 @@ enum MacrofyCommand {
 
 #[derive(Debug, Args)]
 struct DeriveArgs {
-    /// The salt as hex (UTILSIO_APP_SALT).
+    /// The salt as hex; defaults to env UTILSIO_APP_SALT.
     #[arg(long)]
-    salt: String,
+    salt: Option<String>,
     /// scrypt N (a power of two).
     #[arg(long, default_value_t = 16384)]
     n: u64,
@@ -63,8 +67,9 @@ struct DeriveArgs {
     /// scrypt p.
     #[arg(long, default_value_t = 1)]
     p: u32,
-    /// Derived length in bytes.
-    #[arg(long = "key-len", default_value_t = 32)]
+    /// Derived length in bytes: only 32, the SDK's default, since `sign`,
+    /// `verify` and the library take a 64-character app hash.
+    #[arg(long = "key-len", default_value_t = APP_HASH_BYTES)]
     key_len: usize,
 }
 
@@ -76,7 +81,7 @@ struct MessageArgs {
     /// The appId, verbatim.
     #[arg(long = "app-id")]
     app_id: String,
-    /// The timestamp, written verbatim into the message.
+    /// The timestamp: a positive whole number of Unix seconds in digits, written verbatim into the message.
     #[arg(long)]
     timestamp: String,
     /// additionalData; empty (`--additional-data=`) means none.
@@ -109,6 +114,10 @@ struct MacrofyVerifyArgs {
     signature: String,
 }
 
+/// The length of an app hash in bytes (64 hex characters): what the SDK
+/// derives by default and the only length `sign` and the library accept.
+const APP_HASH_BYTES: usize = 32;
+
 /// A failure to report on stderr with exit code 2.
 struct Failure(String);
 
@@ -138,9 +147,23 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.scheme {
         Scheme::Utilsio(UtilsioCommand::Derive(args)) => {
+            if args.key_len != APP_HASH_BYTES {
+                return Err(Failure(format!(
+                    "--key-len must be {APP_HASH_BYTES}: sign, verify and the library take only a \
+                     {}-character app hash, the SDK's default (got {})",
+                    APP_HASH_BYTES * 2,
+                    args.key_len
+                )));
+            }
             let secret = required_env("UTILSIO_APP_SECRET")?;
+            let salt = match args.salt {
+                Some(salt) => Zeroizing::new(salt),
+                None => Zeroizing::new(env_var("UTILSIO_APP_SALT")?.ok_or_else(|| {
+                    Failure("no salt: pass --salt or set UTILSIO_APP_SALT".to_owned())
+                })?),
+            };
             let params = ScryptParams::new(args.n, args.r, args.p, args.key_len)?;
-            let hash = AppHash::derive(&secret, &args.salt, params)?;
+            let hash = AppHash::derive(&secret, &salt, params)?;
             println!("{}", hash.expose_hex());
             Ok(ExitCode::SUCCESS)
         }
@@ -163,11 +186,13 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             ))
         }
         Scheme::Macrofy(MacrofyCommand::Sign(args)) => {
+            user_id(&args.user_id)?;
             let key = macrofy_key()?;
             println!("{}", key.sign_user_id(&args.user_id).as_str());
             Ok(ExitCode::SUCCESS)
         }
         Scheme::Macrofy(MacrofyCommand::Verify(args)) => {
+            user_id(&args.user.user_id)?;
             let key = macrofy_key()?;
             let ok = key.verify(&args.user.user_id, &args.signature).is_ok();
             Ok(verdict(ok, &args.user.user_id))
@@ -188,12 +213,20 @@ fn verdict(valid: bool, checked: &str) -> ExitCode {
 }
 
 fn message(args: &MessageArgs) -> Result<SignatureMessage<'_>, Failure> {
-    Ok(SignatureMessage::new(
+    let message = SignatureMessage::new(
         args.device_id.as_str(),
         args.app_id.as_str(),
         args.timestamp.as_str(),
-    )?
-    .with_optional_additional_data(args.additional_data.as_deref()))
+    )?;
+    // The library's rule for a callback's timestamp: a positive number of
+    // seconds, as an integer or a string of digits.
+    if matches!(message.timestamp().as_seconds(), None | Some(0)) {
+        return Err(Failure(format!(
+            "--timestamp must be a positive whole number of Unix seconds written in digits, got {:?}",
+            args.timestamp
+        )));
+    }
+    Ok(message.with_optional_additional_data(args.additional_data.as_deref()))
 }
 
 /// The value of `name`, or a failure naming it. An empty value counts as missing.
@@ -214,8 +247,15 @@ fn required_env(name: &str) -> Result<String, Failure> {
 
 fn utilsio_key() -> Result<SigningKey, Failure> {
     if let Some(hash) = env_var("UTILSIO_APP_HASH")? {
-        return SigningKey::from_app_hash_hex(&hash)
-            .map_err(|e| Failure(format!("UTILSIO_APP_HASH: {e}")));
+        // Hex in either case names the same hash; the SDK's (and so the
+        // HMAC key's) text is lowercase.
+        let hash = Zeroizing::new(hash.to_ascii_lowercase());
+        return SigningKey::from_app_hash_hex(&hash).map_err(|e| match e {
+            KeyError::InvalidAppHash(problem) => Failure(format!(
+                "UTILSIO_APP_HASH must be 64 hex characters (either case): {problem}"
+            )),
+            e => Failure(format!("UTILSIO_APP_HASH: {e}")),
+        });
     }
     match (env_var("UTILSIO_APP_SECRET")?, env_var("UTILSIO_APP_SALT")?) {
         (Some(secret), Some(salt)) => SigningKey::derive(&secret, &salt, ScryptParams::default())
@@ -231,6 +271,14 @@ fn utilsio_key() -> Result<SigningKey, Failure> {
             )))
         }
     }
+}
+
+/// The library's userId rule: not empty, at most 256 bytes.
+fn user_id(user_id: &str) -> Result<(), Failure> {
+    macrofy::validate_user_id(user_id).map_err(|e| match e {
+        macrofy::ValidationError::Missing { .. } => Failure("userId is required".to_owned()),
+        e => Failure(e.to_string()),
+    })
 }
 
 fn macrofy_key() -> Result<macrofy::SigningKey, Failure> {

@@ -73,8 +73,8 @@ use http::StatusCode;
 use super::validate::string_field;
 use super::{DEFAULT_BASE_URL, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_GATEWAY_URL};
 use super::{SignaturePayload, SigningKey, ValidationError, validate_app_id, validate_user_id};
-use crate::http::{JsonBodyError, json_error, parse_json_object, read_limited};
 use crate::identity::AuthenticatedUser;
+use crate::json_body::{json_error, read_fields, read_limited};
 
 /// The backend signature route (SPEC 2.2).
 pub const SIGNATURE_PATH: &str = "/api/macrofy-signature";
@@ -85,8 +85,7 @@ pub const SESSION_PATH: &str = "/api/macrofy-session";
 /// The default bound on the session route's gateway call: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body limit of both routes (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// Building a [`MacrofyConfig`] failed. Messages name the variable or
 /// setting, never a secret.
@@ -475,7 +474,7 @@ where
             let state = signer.clone();
             async move { sign_for(&state, user.user_id()) }
         })
-        .fallback(crate::http::post_only),
+        .fallback(crate::json_body::post_only),
     );
     #[cfg(feature = "client")]
     let router = router.route(
@@ -484,7 +483,7 @@ where
             let state = state.clone();
             async move { session_for(&state, user.user_id()).await }
         })
-        .fallback(crate::http::post_only),
+        .fallback(crate::json_body::post_only),
     );
     #[cfg(not(feature = "client"))]
     let _ = state;
@@ -522,7 +521,7 @@ where
                 }
             }
         })
-        .fallback(crate::http::post_only),
+        .fallback(crate::json_body::post_only),
     );
     #[cfg(feature = "client")]
     let router = router.route(
@@ -536,7 +535,7 @@ where
                 }
             }
         })
-        .fallback(crate::http::post_only),
+        .fallback(crate::json_body::post_only),
     );
     #[cfg(not(feature = "client"))]
     let _ = state;
@@ -548,17 +547,14 @@ where
 async fn read_user_id(state: &MacrofyState, request: Request) -> Result<String, Response> {
     let (parts, body) = request.into_parts();
     let bad = |status, msg: &str| json_error::<axum::body::Body>(status, msg);
-    let bytes = read_limited(&parts.headers, body, state.config().body_limit)
+    let [user_id] = read_limited(&parts.headers, body, state.config().body_limit)
         .await
-        .map_err(|e| {
-            let e = JsonBodyError::from(e);
-            bad(e.status(), &e.to_string())
-        })?;
-    let map = parse_json_object(&bytes).map_err(|e| bad(e.status(), &e.to_string()))?;
-    let user_id = string_field(&map, "userId")
-        .and_then(|u| validate_user_id(u).map(|()| u))
+        .and_then(|bytes| read_fields(&bytes, &["userId"]))
+        .map_err(|e| bad(e.status(), &e.to_string()))?;
+    let user_id = string_field(user_id, "userId")
+        .and_then(|u| validate_user_id(&u).map(|()| u))
         .map_err(|e| bad(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    Ok(user_id.to_owned())
+    Ok(user_id)
 }
 
 /// `{appId, userId, signature}` for `user_id`, or 400 for an id the gateway

@@ -1,10 +1,35 @@
 //! A Macrofy-compatible gateway: the verifying side of `POST /api/auth/connect`
 //! (SPEC 2.3), for offline integration tests and local development.
 //!
-//! It validates `{appId, userId, signature}`, looks the app's secret up in an
-//! [`AppRegistry`], verifies the HMAC in constant time, counts distinct users
-//! per app in a [`QuotaStore`] against the sandbox limit, and issues an HS256
-//! session JWT ([`Claims`]) valid for 7 days.
+//! It validates `{appId, userId, signature}`, looks the app's secrets up in
+//! an [`AppRegistry`], verifies the HMAC in constant time, issues an HS256
+//! session JWT ([`Claims`], valid for 7 days unless
+//! [`GatewayConfig::with_token_lifetime`] says otherwise), and counts
+//! distinct users per app in a [`QuotaStore`] against the sandbox limit.
+//!
+//! `POST /api/auth/refresh` with `Authorization: Bearer <token>` answers a
+//! fresh `{token, user}` for the same user while the token is accepted
+//! (401 `Invalid token` / `Token expired` otherwise, or `Unknown appId` once
+//! the app is removed from the registry). It never sees the app secret: it
+//! only extends a token the gateway accepts, so a session lives as long as
+//! its holder keeps refreshing it and the app stays registered.
+//!
+//! ## Rotation
+//! - **App secrets**: an app may have two secrets while its backends move
+//!   to a new one ([`InMemoryAppRegistry::with_app_secrets`], or the app
+//!   listed twice in [`InMemoryAppRegistry::from_spec`]); connect accepts a
+//!   signature made with either.
+//! - **JWT keys**: tokens carry a `kid` header naming their key (derived
+//!   from the key, so instances given the same key agree). The gateway signs
+//!   with the key given to [`GatewayConfig::new`] and also accepts tokens
+//!   under the keys given to [`GatewayConfig::with_previous_jwt_key`] until
+//!   they expire; a token whose key is no longer configured gets 401.
+//!   Refreshing moves a user onto the current key.
+//!
+//! ## Several instances
+//! Instances given the same apps, keys and issuer accept each other's
+//! tokens; the sandbox count is shared through a common [`QuotaStore`]
+//! (with the `redis` feature: `RedisQuotaStore`).
 //!
 //! | case | answer |
 //! |---|---|
@@ -13,6 +38,7 @@
 //! | unknown appId | 401 `Unknown appId` |
 //! | HMAC mismatch | 401 `Invalid signature` |
 //! | a new user past the sandbox limit | 403 `Sandbox quota exceeded` |
+//! | the app registry or quota store failed | 503 |
 //! | ok | 200 `{token, user: {id, appId, externalId}}` |
 //!
 //! [`Gateway::router`] serves it with axum (an axum `Router` is a
@@ -37,6 +63,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -46,20 +73,25 @@ use hmac::{KeyInit, Mac};
 use http::StatusCode;
 use zeroize::Zeroizing;
 
-use super::validate::payload_from_json;
+use super::validate::{CONNECT_FIELDS, payload_from_fields};
 use super::{CONNECT_PATH, Session, SessionUser, SignaturePayload, ValidationError};
-use crate::http::{JsonBodyError, json_error, parse_json_object, read_limited};
+use crate::json_body::{BodyRejection, json_error, read_fields, read_limited};
 use crate::signature::HmacSha256;
 use crate::{Clock, SystemClock};
 
 mod auth;
 mod quota;
+#[cfg(feature = "redis")]
+mod redis_quota;
 mod registry;
 mod token;
 
 pub use auth::{BearerClaims, RequireBearer, RequireBearerLayer, ResponseFuture};
 pub use quota::{Admission, InMemoryQuotaStore, QuotaStore};
-pub use registry::{AppRegistry, InMemoryAppRegistry, RegistryConfigError};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_quota::{DEFAULT_REDIS_TIMEOUT, RedisQuotaStore};
+pub use registry::{AppKeys, AppRegistry, InMemoryAppRegistry, RegistryConfigError};
 pub use token::{Claims, TOKEN_TTL_SECONDS, TokenError};
 
 pub use super::{BoxError, BoxFuture};
@@ -68,6 +100,9 @@ pub use super::{BoxError, BoxFuture};
 /// `{id, appId, externalId}`, for a valid bearer token.
 pub const SESSION_PATH: &str = "/api/auth/session";
 
+/// The route answering a fresh `{token, user}` for a valid bearer token.
+pub use super::REFRESH_PATH;
+
 /// The shortest JWT signing key accepted, in bytes (HS256 wants at least the
 /// hash size).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -75,8 +110,7 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The default sandbox limit: distinct users per app.
 pub const DEFAULT_SANDBOX_USER_LIMIT: u64 = 100;
 
-/// The default request body limit of the connect route (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// The default `iss` claim.
 pub const DEFAULT_ISSUER: &str = "macrofy-gateway";
@@ -88,7 +122,7 @@ pub const DEFAULT_AUDIENCE: &str = "macrofy-api";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayConfigError {
-    /// The JWT signing key is shorter than [`MIN_JWT_SECRET_BYTES`].
+    /// A JWT key (current or previous) is shorter than [`MIN_JWT_SECRET_BYTES`].
     #[error("the JWT signing key must be at least {MIN_JWT_SECRET_BYTES} bytes (got {len})")]
     JwtSecretTooShort {
         /// The length given, in bytes.
@@ -106,6 +140,9 @@ pub enum GatewayConfigError {
     /// The body limit is zero.
     #[error("the body limit must be at least 1 byte")]
     ZeroBodyLimit,
+    /// The token lifetime is under one second.
+    #[error("the token lifetime must be at least 1 second")]
+    ZeroTokenLifetime,
 }
 
 /// Configuration for a [`Gateway`]; [`GatewayConfig::build`] checks it and
@@ -113,7 +150,8 @@ pub enum GatewayConfigError {
 ///
 /// Defaults: sandbox limit [`DEFAULT_SANDBOX_USER_LIMIT`], body limit
 /// [`DEFAULT_BODY_LIMIT`], issuer [`DEFAULT_ISSUER`], audience
-/// [`DEFAULT_AUDIENCE`], the system clock, an [`InMemoryQuotaStore`], and a
+/// [`DEFAULT_AUDIENCE`], token lifetime [`TOKEN_TTL_SECONDS`] (7 days), the
+/// system clock, an [`InMemoryQuotaStore`], no previous JWT key, and a
 /// user-id key derived from the JWT key.
 ///
 /// `Debug` redacts the keys.
@@ -121,11 +159,13 @@ pub struct GatewayConfig {
     registry: Arc<dyn AppRegistry>,
     quota: Arc<dyn QuotaStore>,
     jwt_secret: Zeroizing<Vec<u8>>,
+    previous_jwt_secrets: Vec<Zeroizing<Vec<u8>>>,
     user_id_key: Option<Zeroizing<Vec<u8>>>,
     issuer: String,
     audience: String,
     limit: Option<u64>,
     body_limit: usize,
+    token_lifetime: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -133,11 +173,13 @@ impl fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayConfig")
             .field("jwt_secret", &"[redacted]")
+            .field("previous_jwt_keys", &self.previous_jwt_secrets.len())
             .field("user_id_key", &"[redacted]")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("sandbox_user_limit", &self.limit)
             .field("body_limit", &self.body_limit)
+            .field("token_lifetime", &self.token_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -150,13 +192,48 @@ impl GatewayConfig {
             registry: Arc::new(registry),
             quota: Arc::new(InMemoryQuotaStore::new()),
             jwt_secret: Zeroizing::new(jwt_secret.into()),
+            previous_jwt_secrets: Vec::new(),
             user_id_key: None,
             issuer: DEFAULT_ISSUER.to_owned(),
             audience: DEFAULT_AUDIENCE.to_owned(),
             limit: Some(DEFAULT_SANDBOX_USER_LIMIT),
             body_limit: DEFAULT_BODY_LIMIT,
+            token_lifetime: Duration::from_secs(TOKEN_TTL_SECONDS),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// How long issued tokens live (default 7 days; whole seconds, at least
+    /// one). Connect and refresh both issue tokens of this lifetime.
+    ///
+    /// # Warning
+    /// A token cannot be revoked before its `exp` (short of dropping its
+    /// key), and a holder can refresh it for ever while the app exists: a
+    /// longer lifetime widens the window of a stolen token.
+    #[must_use]
+    pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Also accepts tokens signed with `jwt_secret` (a previous key, at
+    /// least 32 bytes), until they expire. Call once per key still honoured.
+    ///
+    /// To rotate: configure the new key with [`new`](Self::new) and the old
+    /// one here on every instance; drop it once the last token it signed
+    /// has expired (the token lifetime after the switch). Tokens name their
+    /// key in the `kid` header, derived from the key itself. Unless
+    /// [`with_user_id_key`](Self::with_user_id_key) is set, the scoped user
+    /// ids of new connects change with the JWT key; set it before rotating.
+    ///
+    /// # Warning
+    /// Whoever holds a previous key can still mint accepted tokens: remove
+    /// it at once if it leaked rather than waiting for its tokens to expire.
+    #[must_use]
+    pub fn with_previous_jwt_key(mut self, jwt_secret: impl Into<Vec<u8>>) -> Self {
+        self.previous_jwt_secrets
+            .push(Zeroizing::new(jwt_secret.into()));
+        self
     }
 
     /// Distinct users allowed per app; `None` for no limit.
@@ -216,13 +293,18 @@ impl GatewayConfig {
     /// Checks the config and builds the keys, once.
     ///
     /// # Errors
-    /// A JWT key or user-id key under 32 bytes, an empty issuer or audience,
-    /// a zero body limit.
+    /// A JWT key (current or previous) or user-id key under 32 bytes, an
+    /// empty issuer or audience, a zero body limit, a token lifetime under
+    /// one second.
     pub fn build(self) -> Result<Gateway, GatewayConfigError> {
-        if self.jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(GatewayConfigError::JwtSecretTooShort {
-                len: self.jwt_secret.len(),
-            });
+        for key in std::iter::once(&self.jwt_secret).chain(&self.previous_jwt_secrets) {
+            if key.len() < MIN_JWT_SECRET_BYTES {
+                return Err(GatewayConfigError::JwtSecretTooShort { len: key.len() });
+            }
+        }
+        let lifetime = self.token_lifetime.as_secs();
+        if lifetime == 0 {
+            return Err(GatewayConfigError::ZeroTokenLifetime);
         }
         if self.issuer.is_empty() {
             return Err(GatewayConfigError::Empty("issuer"));
@@ -247,7 +329,13 @@ impl GatewayConfig {
                 hmac_key(derived.as_slice())
             }
         };
-        let tokens = token::TokenKeys::new(&self.jwt_secret, self.issuer, self.audience);
+        let tokens = token::TokenKeys::new(
+            &self.jwt_secret,
+            self.previous_jwt_secrets.iter().map(|k| k.as_slice()),
+            self.issuer,
+            self.audience,
+            lifetime,
+        );
         Ok(Gateway {
             inner: Arc::new(Inner {
                 registry: self.registry,
@@ -290,14 +378,15 @@ impl fmt::Debug for Gateway {
             .field("keys", &"[redacted]")
             .field("issuer", &self.inner.tokens.issuer)
             .field("audience", &self.inner.tokens.audience)
+            .field("token_lifetime_seconds", &self.inner.tokens.lifetime)
             .field("sandbox_user_limit", &self.inner.limit)
             .field("body_limit", &self.inner.body_limit)
             .finish_non_exhaustive()
     }
 }
 
-/// Why a connect was refused. `status()` and the message are the answer;
-/// the error is also put in the response's extensions.
+/// Why a connect or a refresh was refused. `status()` and the message are
+/// the answer; the error is also put in the response's extensions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
@@ -312,9 +401,13 @@ pub enum ConnectError {
     /// A field is missing or malformed (400).
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// The appId is not registered (401).
+    /// The appId is not registered (401), or no longer is (refresh).
     #[error("Unknown appId")]
     UnknownApp,
+    /// Refresh: the bearer token is missing or not accepted (401, with
+    /// `WWW-Authenticate: Bearer`).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// The HMAC does not match (401).
     #[error("Invalid signature")]
     InvalidSignature,
@@ -327,7 +420,8 @@ pub enum ConnectError {
     /// The quota store failed (503).
     #[error("Quota store unavailable")]
     QuotaUnavailable,
-    /// The token could not be made (no system randomness) (500).
+    /// The token could not be made (no system randomness, or a clock so far
+    /// ahead that the expiry is past what clients can read) (500).
     #[error("Could not issue a session token")]
     TokenIssue,
 }
@@ -338,7 +432,9 @@ impl ConnectError {
         match self {
             ConnectError::Body { status, .. } => *status,
             ConnectError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ConnectError::UnknownApp | ConnectError::InvalidSignature => StatusCode::UNAUTHORIZED,
+            ConnectError::UnknownApp | ConnectError::InvalidSignature | ConnectError::Token(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ConnectError::QuotaExceeded => StatusCode::FORBIDDEN,
             ConnectError::RegistryUnavailable | ConnectError::QuotaUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -348,8 +444,8 @@ impl ConnectError {
     }
 }
 
-impl From<JsonBodyError> for ConnectError {
-    fn from(e: JsonBodyError) -> Self {
+impl From<BodyRejection> for ConnectError {
+    fn from(e: BodyRejection) -> Self {
         ConnectError::Body {
             status: e.status(),
             message: e.to_string(),
@@ -359,7 +455,10 @@ impl From<JsonBodyError> for ConnectError {
 
 impl IntoResponse for ConnectError {
     fn into_response(self) -> Response {
-        let mut res: Response = json_error(self.status(), &self.to_string());
+        let mut res: Response = match self {
+            ConnectError::Token(e) => e.into_response(),
+            _ => json_error(self.status(), &self.to_string()),
+        };
         res.extensions_mut().insert(self);
         res
     }
@@ -389,21 +488,21 @@ impl Gateway {
     async fn connect_inner(&self, payload: &SignaturePayload) -> Result<Session, ConnectError> {
         payload.validate()?;
         let inner = &self.inner;
-        let key = inner
-            .registry
-            .app_key(&payload.app_id)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "macrofy app registry failed");
-                ConnectError::RegistryUnavailable
-            })?
-            .ok_or(ConnectError::UnknownApp)?;
-        key.verify(&payload.user_id, &payload.signature)
+        self.app_keys(&payload.app_id)
+            .await?
+            .verify(&payload.user_id, &payload.signature)
             .map_err(|_| ConnectError::InvalidSignature)?;
         let scoped = self.scoped_user_id(&payload.app_id, &payload.user_id);
+        // The token is made before the quota is asked, so a failure to make
+        // it never spends a slot: admitting is the last step that can fail,
+        // and it is one atomic store call. (Admit-then-rollback would need a
+        // second call that can itself fail, and meanwhile the held slot can
+        // refuse another new user.) A token made for a refused user is
+        // dropped unsent.
+        let session = self.issue(scoped, &payload.app_id, &payload.user_id)?;
         let admission = inner
             .quota
-            .admit(&payload.app_id, &scoped, inner.limit)
+            .admit(&payload.app_id, &session.user.id, inner.limit)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "macrofy quota store failed");
@@ -412,31 +511,70 @@ impl Gateway {
         if admission == Admission::QuotaExceeded {
             return Err(ConnectError::QuotaExceeded);
         }
-        let now = inner.clock.now_unix_seconds();
-        let claims = inner
-            .tokens
-            .claims(
-                scoped.clone(),
-                payload.app_id.clone(),
-                payload.user_id.clone(),
-                now,
-            )
+        Ok(session)
+    }
+
+    async fn app_keys(&self, app_id: &str) -> Result<AppKeys, ConnectError> {
+        self.inner
+            .registry
+            .app_keys(app_id)
+            .await
             .map_err(|e| {
-                tracing::error!(error = %e, "no system randomness for the token id");
+                tracing::error!(error = %e, "macrofy app registry failed");
+                ConnectError::RegistryUnavailable
+            })?
+            .ok_or(ConnectError::UnknownApp)
+    }
+
+    fn issue(&self, scoped: String, app_id: &str, user_id: &str) -> Result<Session, ConnectError> {
+        let now = self.inner.clock.now_unix_seconds();
+        let (claims, token) = self
+            .inner
+            .tokens
+            .issue(scoped, app_id.to_owned(), user_id.to_owned(), now)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not issue a session token");
                 ConnectError::TokenIssue
             })?;
-        let token = inner.tokens.encode(&claims).map_err(|e| {
-            tracing::error!(error = %e, "could not encode the session token");
-            ConnectError::TokenIssue
-        })?;
         Ok(Session {
             token,
             user: SessionUser {
-                id: scoped,
-                app_id: payload.app_id.clone(),
-                external_id: payload.user_id.clone(),
+                id: claims.sub,
+                app_id: claims.app_id,
+                external_id: claims.external_id,
             },
         })
+    }
+
+    /// A fresh session for the user of an accepted `token` (SPEC 2.5): same
+    /// `user`, new `iat`, `exp` and `jti`, signed with the current JWT key.
+    ///
+    /// Refresh does not see the app secret again: it only extends a token
+    /// the gateway accepts (signature, `kid`, issuer, audience, not
+    /// expired), so a holder can keep a session alive indefinitely by
+    /// refreshing before `exp`. It does check that the app is still
+    /// registered: removing an app stops its refreshes at once (its
+    /// unexpired tokens still open bearer routes until they expire, unless
+    /// the JWT key they name is dropped). The quota is not consulted: the
+    /// user was counted when they connected.
+    ///
+    /// # Errors
+    /// [`ConnectError::Token`] (401) for a token not accepted,
+    /// [`ConnectError::UnknownApp`] (401) for an app no longer registered,
+    /// [`ConnectError::RegistryUnavailable`] (503),
+    /// [`ConnectError::TokenIssue`] (500). Refusals are logged at `warn`
+    /// without the token.
+    pub async fn refresh(&self, token: &str) -> Result<Session, ConnectError> {
+        let result = async {
+            let claims = self.verify_token(token)?;
+            self.app_keys(&claims.app_id).await?;
+            self.issue(claims.sub, &claims.app_id, &claims.external_id)
+        }
+        .await;
+        if let Err(e) = &result {
+            tracing::warn!(status = e.status().as_u16(), reason = %e, "macrofy refresh refused");
+        }
+        result
     }
 
     /// The Macrofy-scoped id of `(app_id, user_id)`: `usr_` and 32 hex
@@ -452,8 +590,10 @@ impl Gateway {
         format!("usr_{}", hex::encode(&tag[..16]))
     }
 
-    /// Verifies a session token: HS256 with this gateway's key, its issuer and
-    /// audience, and `exp` after the gateway clock's now.
+    /// Verifies a session token: HS256 with this gateway's current or a
+    /// previous key (chosen by the `kid` header), its issuer and audience,
+    /// `iat` not ahead of the gateway clock by more than a minute, and `exp`
+    /// after the gateway clock's now.
     ///
     /// # Errors
     /// [`TokenError::Expired`] or [`TokenError::Invalid`].
@@ -461,6 +601,13 @@ impl Gateway {
         self.inner
             .tokens
             .decode(token, self.inner.clock.now_unix_seconds())
+    }
+
+    /// The `kid` of the key new tokens are signed with (derived from the
+    /// key: instances given the same key report the same id). Not secret;
+    /// log it to see which key an instance signs with.
+    pub fn jwt_key_id(&self) -> &str {
+        self.inner.tokens.current_kid()
     }
 
     /// Verifies the `Authorization: Bearer <token>` of a request.
@@ -477,8 +624,8 @@ impl Gateway {
     }
 
     /// The gateway's routes: `POST /api/auth/connect` and, behind a bearer
-    /// token, `GET /api/auth/session`. Merge into any app with
-    /// `.merge(gateway.router())`.
+    /// token, `POST /api/auth/refresh` and `GET /api/auth/session`. Merge
+    /// into any app with `.merge(gateway.router())`.
     pub fn router<S>(&self) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
@@ -486,11 +633,15 @@ impl Gateway {
         Router::new()
             .route(
                 CONNECT_PATH,
-                post(connect_handler).fallback(crate::http::post_only),
+                post(connect_handler).fallback(crate::json_body::post_only),
+            )
+            .route(
+                REFRESH_PATH,
+                post(refresh_handler).fallback(crate::json_body::post_only),
             )
             .route(
                 SESSION_PATH,
-                get(session_handler).fallback(crate::http::get_only),
+                get(session_handler).fallback(crate::json_body::get_only),
             )
             .with_state(self.clone())
     }
@@ -499,14 +650,22 @@ impl Gateway {
 async fn connect_handler(State(gateway): State<Gateway>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let result = async {
-        let bytes = read_limited(&parts.headers, body, gateway.inner.body_limit)
-            .await
-            .map_err(JsonBodyError::from)?;
-        let map = parse_json_object(&bytes)?;
-        let payload = payload_from_json(&map)?;
+        let bytes = read_limited(&parts.headers, body, gateway.inner.body_limit).await?;
+        let payload = payload_from_fields(read_fields(&bytes, &CONNECT_FIELDS)?)?;
         gateway.connect(&payload).await
     }
     .await;
+    match result {
+        Ok(session) => axum::Json(session).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn refresh_handler(State(gateway): State<Gateway>, headers: http::HeaderMap) -> Response {
+    let result = match token::bearer_token(&headers) {
+        Ok(token) => gateway.refresh(token).await,
+        Err(e) => Err(e.into()),
+    };
     match result {
         Ok(session) => axum::Json(session).into_response(),
         Err(e) => e.into_response(),

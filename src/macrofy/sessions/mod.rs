@@ -241,7 +241,7 @@ impl axum::response::IntoResponse for SessionError {
     /// when known.
     fn into_response(self) -> axum::response::Response {
         let (status, message) = self.answer();
-        let mut response = crate::http::json_error::<axum::body::Body>(status, &message);
+        let mut response = crate::json_body::json_error::<axum::body::Body>(status, &message);
         if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
