@@ -485,3 +485,40 @@ async fn logs_never_show_a_token_signature_or_secret() {
         assert!(!text.contains(secret), "a credential was logged: {text}");
     }
 }
+
+#[tokio::test]
+async fn against_the_local_gateway_a_session_near_expiry_is_refreshed_then_reconnected() {
+    // The crate's own gateway (POST /api/auth/refresh included), with a
+    // one-day token lifetime on the same manual clock as the manager.
+    let clock = ManualClock::new(T0);
+    let gateway = gateway_config(None)
+        .with_clock(clock.clone())
+        .with_token_lifetime(Duration::from_secs(24 * 3600))
+        .build()
+        .unwrap();
+    let gw = serve(gateway.router()).await;
+    let sessions = manager(&gw.url(), &clock);
+
+    let first = bounded(sessions.session("mia")).await.unwrap();
+    assert_eq!(jwt_expiry(&first.token), Some(T0 + 24 * 3600));
+    assert_eq!(
+        gateway.verify_token(&first.token).unwrap().external_id,
+        "mia"
+    );
+    clock.advance(24 * 3600 - 1800); // inside the one-hour margin
+    let refreshed = bounded(sessions.session("mia")).await.unwrap();
+    assert_ne!(refreshed.token, first.token);
+    assert_eq!(refreshed.user, first.user, "same scoped user");
+    assert_eq!(
+        jwt_expiry(&refreshed.token),
+        Some(clock_now(&clock) + 24 * 3600)
+    );
+    assert_eq!(bounded(sessions.session("mia")).await.unwrap(), refreshed);
+    clock.advance(2 * 24 * 3600); // expired: connect again
+    let again = bounded(sessions.session("mia")).await.unwrap();
+    assert_eq!(
+        jwt_expiry(&again.token),
+        Some(clock_now(&clock) + 24 * 3600)
+    );
+    assert_eq!(again.user, first.user);
+}
