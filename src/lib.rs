@@ -56,8 +56,15 @@
 //!   Macrofy backend routes in `macrofy::routes`.
 //! - `gateway` (default): `macrofy::gateway`, a local Macrofy-compatible
 //!   `POST /api/auth/connect` with quota and session JWTs.
+//! - always: [`identity`], the hook between the app's own login and the
+//!   routes that act as a user ([`identity::AuthenticatedUser`],
+//!   [`identity::Unauthenticated`]).
 //! - `client` (default): `macrofy::client`, the Macrofy client with its
-//!   session lifecycle (hyper 1 + rustls).
+//!   session lifecycle (hyper 1 + rustls), and `macrofy::sessions`, the
+//!   backend's cached, refreshed, single-flight session manager.
+//! - `redis`: with `client`, `macrofy::sessions::RedisSessionCache`, the
+//!   session cache shared by several instances; with `gateway`, the Redis
+//!   sandbox quota store.
 //! - `cli`: the `tower-signing` debugging binary.
 //! - `server`: `server::serve`, a bounded HTTP/1.1 server (head, body and
 //!   idle timeouts, a connection cap, a shutdown drain deadline).
