@@ -263,3 +263,51 @@ async fn a_caller_that_goes_away_mid_call_does_not_hold_the_lock() {
     assert_eq!(session.user.external_id, "dan");
     assert_eq!(fake.connects(), 1);
 }
+
+#[tokio::test]
+async fn a_lock_held_elsewhere_for_too_long_is_a_bounded_busy_503() {
+    use tower_signing::macrofy::SigningKey;
+    use tower_signing::macrofy::client::MacrofyClient;
+    use tower_signing::macrofy::sessions::{SessionError, SessionManager};
+
+    let redis = RedisServer::start();
+    let fake = FakeGateway::new(SystemClock);
+    let gw = fake.serve().await;
+    let mut conn = raw(&redis).await;
+    // Another instance took the lock and hangs (its TTL is a minute).
+    let lock = format!("tower-signing:macrofy:lock:{DEMO_APP_ID}:nina");
+    let _: () = redis::cmd("SET")
+        .arg(&lock)
+        .arg("someone-else")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let client = MacrofyClient::builder().base_url(gw.url()).build().unwrap();
+    let cache = bounded(RedisSessionCache::connect(&redis.url()))
+        .await
+        .unwrap();
+    let sessions = SessionManager::new(
+        DEMO_APP_ID,
+        SigningKey::new(DEMO_APP_SECRET).unwrap(),
+        client,
+    )
+    .unwrap()
+    .with_cache(cache)
+    .with_lock_ttl(Duration::from_millis(200));
+    let started = Instant::now();
+    let err = bounded(sessions.session("nina")).await.unwrap_err();
+    assert!(matches!(err, SessionError::Busy), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(err.retry_after(), Some(1));
+    assert_eq!(fake.connects(), 0, "the lock was respected");
+    // The foreign owner's lock is untouched.
+    let owner: String = conn.get(&lock).await.unwrap();
+    assert_eq!(owner, "someone-else");
+}
