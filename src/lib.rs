@@ -68,6 +68,64 @@
 //! - `cli`: the `tower-signing` debugging binary.
 //! - `server`: `server::serve`, a bounded HTTP/1.1 server (head, body and
 //!   idle timeouts, a connection cap, a shutdown drain deadline).
+//! - `metrics`: counters and a histogram through the [`metrics`](https://docs.rs/metrics) facade
+//!   (see [Metrics](#metrics)). Off, the crate has no `metrics` dependency
+//!   and records nothing.
+//!
+//! ## Metrics
+//! With the `metrics` feature the crate records through the `metrics`
+//! facade; the application installs the recorder it wants (for Prometheus,
+//! `metrics-exporter-prometheus`; `examples/server.rs` serves its text at
+//! `GET /metrics` when `METRICS_ADDR` is set). Without a recorder each call
+//! is a no-op. Every counter has one label, `outcome`.
+//!
+//! `tower_signing_callback_requests_total`: signature callbacks, each
+//! counted exactly once whatever the layers and their order:
+//!
+//! | outcome | when |
+//! |---|---|
+//! | `signed` | a verified callback was signed by `SigningService::sign_callback` (the ready route uses it) |
+//! | `origin` | the origin header is missing, different or repeated |
+//! | `source` | the caller's address is not an allowed source |
+//! | `https` | the request did not come over HTTPS |
+//! | `body` | the body is too large, unreadable, not a JSON object, or a field is missing or of the wrong type |
+//! | `timestamp` | the timestamp is outside the window |
+//! | `app_id` | the body's appId is not this app's |
+//!
+//! Rejections are counted when a layer, the `VerifiedCallback` extractor
+//! or `CallbackRejection`'s `IntoResponse` answers them (a framework-neutral
+//! caller of `CallbackPolicy::verify` makes its own response and counts
+//! nothing). A method other than `POST` answers 405 and is not counted: it
+//! is not a callback attempt.
+//!
+//! `tower_signing_callback_verify_seconds` (histogram): for each callback
+//! signed by the ready route (`utilsio::router`), the seconds spent on its
+//! checks (in the route, and in callback layers in front of it) and on
+//! signing, not counting the wait for the body's bytes.
+//!
+//! `tower_signing_macrofy_sessions_total`: `SessionManager::session`, one
+//! count per call answered from the cache and one per gateway round
+//! (concurrent callers for one user share a round and count once):
+//!
+//! | outcome | when |
+//! |---|---|
+//! | `cache_hit` | a fresh session from the cache, also one another instance just stored |
+//! | `connect` | a new session from `POST /api/auth/connect` |
+//! | `refresh` | a new session from `POST /api/auth/refresh` |
+//! | `error` | no session (invalid userId, cache or gateway failure, lock held too long), or a refresh failed and the still valid token was served |
+//!
+//! `tower_signing_gateway_connects_total`: the local gateway's
+//! `POST /api/auth/connect` (and `Gateway::connect`), once per request:
+//!
+//! | outcome | when |
+//! |---|---|
+//! | `admitted` | a session for a user the sandbox quota counts for the first time |
+//! | `returning` | a session for a user already counted |
+//! | `invalid` | the body or a field is malformed |
+//! | `unknown_app` | the appId is not registered |
+//! | `bad_signature` | the signature does not match |
+//! | `quota_exceeded` | a new user past the sandbox limit |
+//! | `unavailable` | the app registry or quota store failed, or no token could be made |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
@@ -77,6 +135,7 @@ mod future;
 pub mod identity;
 mod json_body;
 pub mod macrofy;
+mod metrics;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;

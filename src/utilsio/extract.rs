@@ -17,6 +17,7 @@ use super::{
 };
 use crate::Signature;
 use crate::json_body::{json_error, read_limited};
+use crate::metrics::{Lap, Stopwatch};
 
 /// What the "get auth headers" server action and the signature callback
 /// answer: `{"signature": hex, "timestamp": "<Unix seconds>"}`, the timestamp
@@ -157,6 +158,7 @@ impl SigningService {
     /// Answers a validated signature callback: its message signed, and its
     /// timestamp echoed as given.
     pub fn sign_callback(&self, callback: &CallbackRequest) -> AuthHeaders {
+        crate::metrics::callback_signed();
         AuthHeaders {
             signature: self.key().sign(callback.message()),
             timestamp: callback.timestamp().to_string(),
@@ -238,16 +240,31 @@ where
 {
     type Rejection = CallbackRejection;
 
-    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(callback) = req.extensions_mut().remove::<CallbackRequest>() {
-            return Ok(VerifiedCallback(callback));
-        }
-        let state = UtilsioState::from_ref(state);
-        let policy = state.callback_policy();
-        let peer = peer_addr(req.extensions());
-        let (parts, body) = req.into_parts();
-        policy.check_head(&parts.method, &parts.headers, &parts.extensions, peer)?;
-        let bytes = read_limited(&parts.headers, body, policy.body_limit()).await?;
-        policy.verify_body(&bytes).map(VerifiedCallback)
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (callback, _) = verify_callback(req, &UtilsioState::from_ref(state)).await?;
+        Ok(VerifiedCallback(callback))
     }
+}
+
+/// [`VerifiedCallback`]'s checks, and the time spent on them (by callback
+/// layers in front too), not counting the wait for the body.
+pub(crate) async fn verify_callback(
+    mut req: Request,
+    state: &UtilsioState,
+) -> Result<(CallbackRequest, Stopwatch), CallbackRejection> {
+    let mut checks = Stopwatch::take_from(req.extensions_mut());
+    if let Some(callback) = req.extensions_mut().remove::<CallbackRequest>() {
+        return Ok((callback, checks));
+    }
+    let lap = Lap::start();
+    let policy = state.callback_policy();
+    let peer = peer_addr(req.extensions());
+    let (parts, body) = req.into_parts();
+    policy.check_head(&parts.method, &parts.headers, &parts.extensions, peer)?;
+    lap.stop(&mut checks);
+    let bytes = read_limited(&parts.headers, body, policy.body_limit()).await?;
+    let lap = Lap::start();
+    let callback = policy.verify_body(&bytes)?;
+    lap.stop(&mut checks);
+    Ok((callback, checks))
 }

@@ -100,6 +100,7 @@ use super::{
 };
 use crate::Clock;
 use crate::json_body::{finish_limited, json_error, start_limited};
+use crate::metrics::{Lap, Stopwatch};
 
 /// One check of the callback, run by [`Check`]. A new check is one type
 /// implementing this trait; [`CheckLayer::from_policy`] makes it a layer.
@@ -527,6 +528,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
+        let lap = Lap::start();
         let head = if req.method() == Method::POST {
             let peer = peer_addr(req.extensions());
             layer
@@ -535,7 +537,10 @@ where
         } else {
             Err(CallbackRejection::MethodNotAllowed)
         };
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        let mut checks = Stopwatch::default();
+        lap.stop(&mut checks);
+        checks.add_to(&mut parts.extensions);
         let collect = head.and_then(|()| {
             start_limited(&parts.headers, body, layer.policy.body_limit()).map_err(Into::into)
         });
@@ -633,8 +638,12 @@ where
                     let checked = finish_limited(collected, layer.policy.body_limit())
                         .map_err(CallbackRejection::from)
                         .and_then(|bytes| {
-                            layer.check_body(&mut parts.extensions, &bytes)?;
-                            Ok(bytes)
+                            let lap = Lap::start();
+                            let checked = layer.check_body(&mut parts.extensions, &bytes);
+                            let mut checks = Stopwatch::default();
+                            lap.stop(&mut checks);
+                            checks.add_to(&mut parts.extensions);
+                            checked.map(|()| bytes)
                         });
                     match checked {
                         Ok(bytes) => State::Calling {
@@ -677,6 +686,9 @@ impl Responder {
     /// Logs the rejection and builds its response, with the typed reason in
     /// the extensions.
     pub(crate) fn reject<B: From<Bytes>>(&self, rejection: CallbackRejection) -> Response<B> {
+        // Every rejection answered by a layer or the extractor comes here,
+        // once per request: the first failing check ends the request.
+        crate::metrics::callback_rejected(&rejection);
         let status = rejection.status();
         tracing::warn!(
             reason = rejection.kind(),

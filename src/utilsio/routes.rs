@@ -1,7 +1,7 @@
 //! Ready axum routes for utilsio.
 //!
 //! - [`router`]: `POST /api/signature-callback`, utilsio.dev's
-//!   server-to-server callback, verified by [`VerifiedCallback`] and answered
+//!   server-to-server callback, verified by [`VerifiedCallback`](super::VerifiedCallback) and answered
 //!   `{"signature": hex, "timestamp": "<as sent>"}`.
 //! - [`auth_headers_route`]: `POST /api/utilsio/auth-headers`, the "get auth
 //!   headers" server action: body `{deviceId, additionalData?}`, answer
@@ -25,14 +25,14 @@
 //! ```
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 
-use super::{
-    AuthHeaders, CallbackField, CallbackRejection, SigningService, UtilsioState, VerifiedCallback,
-};
+use super::extract::verify_callback;
+use super::{AuthHeaders, CallbackField, CallbackRejection, SigningService, UtilsioState};
 use crate::json_body::{JsonField, json_error, post_only, read_fields, read_limited};
+use crate::metrics::Lap;
 
 /// The callback route's path.
 pub const CALLBACK_PATH: &str = "/api/signature-callback";
@@ -61,11 +61,18 @@ pub async fn post_only_fallback() -> Response {
     post_only().await
 }
 
+/// [`VerifiedCallback`](super::VerifiedCallback)'s checks, then the signature; records the time
+/// both took in the verify-and-sign histogram.
 async fn signature_callback(
-    signer: SigningService,
-    VerifiedCallback(callback): VerifiedCallback,
-) -> AuthHeaders {
-    signer.sign_callback(&callback)
+    State(state): State<UtilsioState>,
+    req: Request,
+) -> Result<AuthHeaders, CallbackRejection> {
+    let (callback, mut checks) = verify_callback(req, &state).await?;
+    let lap = Lap::start();
+    let headers = SigningService::from(state).sign_callback(&callback);
+    lap.stop(&mut checks);
+    checks.record();
+    Ok(headers)
 }
 
 /// `POST /api/utilsio/auth-headers` behind the app's authorization: the

@@ -444,6 +444,23 @@ impl ConnectError {
     }
 }
 
+impl ConnectError {
+    /// The `outcome` label of a refused connect (see the crate's metrics docs).
+    fn connect_outcome(&self) -> &'static str {
+        match self {
+            ConnectError::Body { .. } | ConnectError::Invalid(_) => "invalid",
+            ConnectError::UnknownApp => "unknown_app",
+            ConnectError::InvalidSignature => "bad_signature",
+            ConnectError::QuotaExceeded => "quota_exceeded",
+            // A connect never checks a bearer token; counted as malformed.
+            ConnectError::Token(_) => "invalid",
+            ConnectError::RegistryUnavailable
+            | ConnectError::QuotaUnavailable
+            | ConnectError::TokenIssue => "unavailable",
+        }
+    }
+}
+
 impl From<BodyRejection> for ConnectError {
     fn from(e: BodyRejection) -> Self {
         ConnectError::Body {
@@ -473,6 +490,12 @@ impl Gateway {
     /// signature or the userId.
     pub async fn connect(&self, payload: &SignaturePayload) -> Result<Session, ConnectError> {
         let result = self.connect_inner(payload).await;
+        crate::metrics::gateway_connect(match &result {
+            Ok((_, Admission::Returning)) => "returning",
+            Ok(_) => "admitted",
+            Err(e) => e.connect_outcome(),
+        });
+        let result = result.map(|(session, _)| session);
         if let Err(e) = &result {
             // Only a well-formed appId is logged: anything else is
             // caller-controlled text of any length.
@@ -485,7 +508,10 @@ impl Gateway {
         result
     }
 
-    async fn connect_inner(&self, payload: &SignaturePayload) -> Result<Session, ConnectError> {
+    async fn connect_inner(
+        &self,
+        payload: &SignaturePayload,
+    ) -> Result<(Session, Admission), ConnectError> {
         payload.validate()?;
         let inner = &self.inner;
         self.app_keys(&payload.app_id)
@@ -511,7 +537,7 @@ impl Gateway {
         if admission == Admission::QuotaExceeded {
             return Err(ConnectError::QuotaExceeded);
         }
-        Ok(session)
+        Ok((session, admission))
     }
 
     async fn app_keys(&self, app_id: &str) -> Result<AppKeys, ConnectError> {
@@ -649,12 +675,19 @@ impl Gateway {
 
 async fn connect_handler(State(gateway): State<Gateway>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let result = async {
+    let payload = async {
         let bytes = read_limited(&parts.headers, body, gateway.inner.body_limit).await?;
-        let payload = payload_from_fields(read_fields(&bytes, &CONNECT_FIELDS)?)?;
-        gateway.connect(&payload).await
+        Ok::<_, ConnectError>(payload_from_fields(read_fields(&bytes, &CONNECT_FIELDS)?)?)
     }
     .await;
+    let result = match payload {
+        Ok(payload) => gateway.connect(&payload).await,
+        Err(e) => {
+            // `Gateway::connect` counts the others.
+            crate::metrics::gateway_connect(e.connect_outcome());
+            Err(e)
+        }
+    };
     match result {
         Ok(session) => axum::Json(session).into_response(),
         Err(e) => e.into_response(),

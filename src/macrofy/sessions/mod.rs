@@ -55,6 +55,7 @@ use tokio::sync::OnceCell;
 use super::client::{ClientError, MacrofyClient, jwt_expiry};
 use super::{BoxError, BoxFuture, Session, SigningKey, ValidationError};
 use super::{validate_app_id, validate_user_id};
+use crate::metrics::{self, SessionOutcome};
 use crate::{Clock, SystemClock};
 
 mod memory;
@@ -376,11 +377,22 @@ impl SessionManager {
     /// [`SessionError::Gateway`] when the gateway call fails;
     /// [`SessionError::Busy`] when another instance holds the lock too long.
     pub async fn session(&self, user_id: &str) -> Result<Session, SessionError> {
-        validate_user_id(user_id).map_err(SessionError::Invalid)?;
-        let key = format!("{}:{user_id}", self.app_id);
-        if let Some(session) = self.fresh(&key, user_id).await? {
-            return Ok(session);
-        }
+        let cached = async {
+            validate_user_id(user_id).map_err(SessionError::Invalid)?;
+            let key = format!("{}:{user_id}", self.app_id);
+            Ok::<_, SessionError>((self.fresh(&key, user_id).await?, key))
+        };
+        let key = match cached.await {
+            Ok((Some(session), _)) => {
+                metrics::session(SessionOutcome::CacheHit);
+                return Ok(session);
+            }
+            Ok((None, key)) => key,
+            Err(error) => {
+                metrics::session(SessionOutcome::Error);
+                return Err(error);
+            }
+        };
         let flight = FlightGuard::join(&self.flights, &key);
         // The call runs in its own task: a caller that goes away mid-call
         // neither cancels it nor leaves the lock held until its TTL.
@@ -418,6 +430,20 @@ impl SessionManager {
     /// The one call per user in this process: waits for another instance
     /// holding the lock (reading the cache it fills), or takes it and calls.
     async fn renew(&self, key: &str, user_id: &str) -> Result<Session, SessionError> {
+        let result = self.renew_counted(key, user_id).await;
+        metrics::session(match &result {
+            Ok((_, outcome)) => *outcome,
+            Err(_) => SessionOutcome::Error,
+        });
+        result.map(|(session, _)| session)
+    }
+
+    /// [`renew`](Self::renew), saying how the session was obtained.
+    async fn renew_counted(
+        &self,
+        key: &str,
+        user_id: &str,
+    ) -> Result<(Session, SessionOutcome), SessionError> {
         let deadline = tokio::time::Instant::now() + self.lock_ttl + Duration::from_secs(1);
         let owner = loop {
             if let Some(owner) = self.cache.try_lock(key, self.lock_ttl).await? {
@@ -428,7 +454,7 @@ impl SessionManager {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
             if let Some(session) = self.fresh(key, user_id).await? {
-                return Ok(session);
+                return Ok((session, SessionOutcome::CacheHit));
             }
         };
         let result = self.call_gateway(key, user_id).await;
@@ -441,13 +467,17 @@ impl SessionManager {
 
     /// Under the lock: refresh a still valid token, else connect; store the
     /// answer until its `exp`.
-    async fn call_gateway(&self, key: &str, user_id: &str) -> Result<Session, SessionError> {
+    async fn call_gateway(
+        &self,
+        key: &str,
+        user_id: &str,
+    ) -> Result<(Session, SessionOutcome), SessionError> {
         // Whoever held the lock before us may have stored a fresh one.
         let current = self.cache.get(key).await?;
-        let session = match current.map(|s| (self.freshness(&s, user_id), s)) {
-            Some((Freshness::Fresh, session)) => return Ok(session),
+        let (session, outcome) = match current.map(|s| (self.freshness(&s, user_id), s)) {
+            Some((Freshness::Fresh, session)) => return Ok((session, SessionOutcome::CacheHit)),
             Some((Freshness::Renewable, old)) => match self.client.refresh(&old.token).await {
-                Ok(session) => session,
+                Ok(session) => (session, SessionOutcome::Refresh),
                 Err(
                     ClientError::Unauthorized { .. }
                     | ClientError::NotFound { .. }
@@ -455,7 +485,7 @@ impl SessionManager {
                         status: StatusCode::METHOD_NOT_ALLOWED,
                         ..
                     },
-                ) => self.connect(user_id).await?,
+                ) => (self.connect(user_id).await?, SessionOutcome::Connect),
                 Err(error) => {
                     // The old token is still valid: hand it out and try again
                     // on the next request. Only the status is logged: an
@@ -465,10 +495,10 @@ impl SessionManager {
                         status = ?error.status(),
                         "macrofy session refresh failed; serving the current token"
                     );
-                    return Ok(old);
+                    return Ok((old, SessionOutcome::Error));
                 }
             },
-            _ => self.connect(user_id).await?,
+            _ => (self.connect(user_id).await?, SessionOutcome::Connect),
         };
         let now = self.clock.now_unix_seconds();
         let exp = jwt_expiry(&session.token).filter(|exp| *exp > now);
@@ -482,7 +512,7 @@ impl SessionManager {
             // The user still gets the session; the next request renews again.
             tracing::warn!(app_id = %self.app_id, %error, "could not cache a macrofy session");
         }
-        Ok(session)
+        Ok((session, outcome))
     }
 
     async fn connect(&self, user_id: &str) -> Result<Session, ClientError> {
