@@ -204,7 +204,9 @@ impl IntoResponse for CallbackRejection {
 /// layer needed), with the state taken from any `S` with
 /// `UtilsioState: FromRef<S>`. The body is read once, within the policy's
 /// limit, after the header checks passed. When a callback layer ran in front
-/// of the handler, its already verified [`CallbackRequest`] is used.
+/// of the handler, the [`CallbackRequest`] it parsed is used (the body is not
+/// parsed again) and the state's checks still run on it: a per-check layer
+/// vouches only for its own check.
 ///
 /// The rejection is the [`CallbackRejection`] (a JSON error response). The
 /// TCP peer (for trusted proxies and allowed sources) comes from axum's
@@ -253,14 +255,18 @@ pub(crate) async fn verify_callback(
     state: &UtilsioState,
 ) -> Result<(CallbackRequest, Stopwatch), CallbackRejection> {
     let mut checks = Stopwatch::take_from(req.extensions_mut());
-    if let Some(callback) = req.extensions_mut().remove::<CallbackRequest>() {
-        return Ok((callback, checks));
-    }
     let lap = Lap::start();
     let policy = state.callback_policy();
     let peer = peer_addr(req.extensions());
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     policy.check_head(&parts.method, &parts.headers, &parts.extensions, peer)?;
+    // A layer in front parsed the body; a per-check layer vouches only for
+    // its own check, so the others run again here (no body read or parse).
+    if let Some(callback) = parts.extensions.remove::<CallbackRequest>() {
+        policy.check_parsed(&callback)?;
+        lap.stop(&mut checks);
+        return Ok((callback, checks));
+    }
     lap.stop(&mut checks);
     let bytes = read_limited(&parts.headers, body, policy.body_limit()).await?;
     let lap = Lap::start();
