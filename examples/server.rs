@@ -28,10 +28,19 @@
 //! With none of `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT`, `UTILSIO_APP_ID` /
 //! `NEXT_PUBLIC_UTILSIO_APP_ID` set, it starts with built-in DEMO credentials
 //! and the HTTPS check off, and prints curl commands to try. With them set it
-//! uses them (and `UTILSIO_REQUIRE_HTTPS`, default true). Logs go to stderr;
-//! `RUST_LOG=debug` for more. Ctrl-C or SIGTERM shuts it down gracefully.
+//! uses them (and `UTILSIO_REQUIRE_HTTPS`, default true). Logs go to stderr
+//! (no colours unless it is a terminal), each request's lines in a span with
+//! its request id (`x-request-id`, the caller's or a new one, echoed in the
+//! response); `RUST_LOG=debug` for more. Ctrl-C or SIGTERM shuts it down
+//! gracefully.
+//!
+//! With `METRICS_ADDR` set (e.g. `127.0.0.1:9100`; build with
+//! `--features metrics`), the crate's metrics are served as Prometheus text
+//! at `GET /metrics` on that address, a listener of its own: keep it on an
+//! internal address.
 
 use std::error::Error;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -154,7 +163,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+    let metrics_addr = serve_metrics().await?;
 
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port: u16 = match std::env::var("PORT") {
@@ -199,6 +210,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
             tokens: tokens.clone(),
             utilsio: utilsio_state,
         });
+    let app = with_request_ids(app);
 
     let listener = TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
@@ -224,12 +236,107 @@ async fn run() -> Result<(), Box<dyn Error>> {
         &auth,
     );
     println!("# Macrofy sessions are cached in {cache}");
+    if let Some(metrics_addr) = metrics_addr {
+        println!("# Prometheus metrics: curl -s http://{metrics_addr}/metrics");
+    }
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     eprintln!("server stopped");
     Ok(())
+}
+
+/// Every request in a span with its request id: the caller's `x-request-id`
+/// or a new one (`<pid>-<n>`), echoed in the response.
+fn with_request_ids(app: Router) -> Router {
+    use axum::http::{HeaderName, Request};
+    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+
+    let header = HeaderName::from_static("x-request-id");
+    let span = |request: &Request<_>| {
+        // A header value that reads as a string is visible ASCII.
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+    };
+    app.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(
+                header.clone(),
+                RequestIds::default(),
+            ))
+            .layer(TraceLayer::new_for_http().make_span_with(span))
+            .layer(PropagateRequestIdLayer::new(header)),
+    )
+}
+
+/// Request ids `<pid>-<n>`: unique in this process, and across instances on
+/// one host.
+#[derive(Clone, Default)]
+struct RequestIds(Arc<std::sync::atomic::AtomicU64>);
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}-{n}", std::process::id());
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// With `METRICS_ADDR` set: installs a Prometheus recorder and serves its
+/// text at `GET /metrics` on that address. Returns the bound address.
+#[cfg(feature = "metrics")]
+async fn serve_metrics() -> Result<Option<SocketAddr>, Box<dyn Error>> {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    let Some(addr) = std::env::var("METRICS_ADDR").ok().filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr.as_str())
+        .await
+        .map_err(|e| format!("could not listen on METRICS_ADDR {addr} ({e})"))?;
+    let local = listener.local_addr()?;
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("could not install the metrics recorder ({e})"))?;
+    // Without the exporter's own listener, its histograms are trimmed here.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let metrics = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(handle.render())),
+    );
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, metrics).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
+    Ok(Some(local))
+}
+
+#[cfg(not(feature = "metrics"))]
+async fn serve_metrics() -> Result<Option<SocketAddr>, Box<dyn Error>> {
+    match std::env::var("METRICS_ADDR") {
+        Ok(v) if !v.is_empty() => Err(
+            "METRICS_ADDR is set but this build has no metrics: run with --features metrics".into(),
+        ),
+        _ => Ok(None),
+    }
 }
 
 /// The session cache in Redis at `url` (shared by every instance).
