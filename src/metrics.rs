@@ -22,51 +22,76 @@
 
 use crate::utilsio::{CallbackRejection, OriginProblem};
 
-/// Counter: signature callbacks by `outcome`.
-pub(crate) const CALLBACK_REQUESTS: &str = "tower_signing_callback_requests_total";
-/// Histogram: seconds spent checking and signing one callback.
-pub(crate) const CALLBACK_VERIFY_SECONDS: &str = "tower_signing_callback_verify_seconds";
-/// Counter: `SessionManager::session` results by `outcome`.
-pub(crate) const MACROFY_SESSIONS: &str = "tower_signing_macrofy_sessions_total";
-/// Counter: gateway connect requests by `outcome`.
-pub(crate) const GATEWAY_CONNECTS: &str = "tower_signing_gateway_connects_total";
-
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-fn count(name: &'static str, outcome: &'static str) {
-    #[cfg(feature = "metrics")]
-    ::metrics::counter!(name, "outcome" => outcome).increment(1);
+// Names and labels are literals so that each call uses a static key: no
+// allocation or hashing per call.
+#[cfg(feature = "metrics")]
+macro_rules! count {
+    ($name:literal, $outcome:expr, [$($variant:pat => $label:literal),* $(,)?]) => {
+        match $outcome {
+            $($variant => ::metrics::counter!($name, "outcome" => $label),)*
+        }
+        .increment(1)
+    };
 }
 
-/// The `outcome` of a callback rejection; `None` for a method other than
+/// The `outcome` label of `tower_signing_callback_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallbackOutcome {
+    Signed,
+    Origin,
+    Source,
+    Https,
+    Body,
+    Timestamp,
+    AppId,
+}
+
+/// The outcome of a callback rejection; `None` for a method other than
 /// `POST`, which is not a callback attempt (browsers and scanners).
-pub(crate) fn callback_outcome(rejection: &CallbackRejection) -> Option<&'static str> {
+pub(crate) fn callback_outcome(rejection: &CallbackRejection) -> Option<CallbackOutcome> {
     Some(match rejection {
         CallbackRejection::MethodNotAllowed => return None,
-        CallbackRejection::UnauthorizedOrigin(OriginProblem::SourceNotAllowed) => "source",
-        CallbackRejection::UnauthorizedOrigin(_) => "origin",
-        CallbackRejection::HttpsRequired => "https",
+        CallbackRejection::UnauthorizedOrigin(OriginProblem::SourceNotAllowed) => {
+            CallbackOutcome::Source
+        }
+        CallbackRejection::UnauthorizedOrigin(_) => CallbackOutcome::Origin,
+        CallbackRejection::HttpsRequired => CallbackOutcome::Https,
         CallbackRejection::BodyTooLarge { .. }
         | CallbackRejection::BodyUnreadable
         | CallbackRejection::InvalidJson(_)
         | CallbackRejection::NotAnObject
         | CallbackRejection::MissingFields
-        | CallbackRejection::InvalidField(_) => "body",
-        CallbackRejection::InvalidTimestamp(_) => "timestamp",
-        CallbackRejection::InvalidAppId => "app_id",
+        | CallbackRejection::InvalidField(_) => CallbackOutcome::Body,
+        CallbackRejection::InvalidTimestamp(_) => CallbackOutcome::Timestamp,
+        CallbackRejection::InvalidAppId => CallbackOutcome::AppId,
     })
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+fn callback(outcome: CallbackOutcome) {
+    #[cfg(feature = "metrics")]
+    count!("tower_signing_callback_requests_total", outcome, [
+        CallbackOutcome::Signed => "signed",
+        CallbackOutcome::Origin => "origin",
+        CallbackOutcome::Source => "source",
+        CallbackOutcome::Https => "https",
+        CallbackOutcome::Body => "body",
+        CallbackOutcome::Timestamp => "timestamp",
+        CallbackOutcome::AppId => "app_id",
+    ]);
 }
 
 /// A callback rejection became a response (once per request: the first
 /// failing check answers).
 pub(crate) fn callback_rejected(rejection: &CallbackRejection) {
     if let Some(outcome) = callback_outcome(rejection) {
-        count(CALLBACK_REQUESTS, outcome);
+        callback(outcome);
     }
 }
 
 /// A verified callback was signed.
 pub(crate) fn callback_signed() {
-    count(CALLBACK_REQUESTS, "signed");
+    callback(CallbackOutcome::Signed);
 }
 
 /// How a `SessionManager::session` call (or the one gateway round shared
@@ -83,85 +108,100 @@ pub(crate) enum SessionOutcome {
     Error,
 }
 
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn session(outcome: SessionOutcome) {
-    count(
-        MACROFY_SESSIONS,
-        match outcome {
-            SessionOutcome::CacheHit => "cache_hit",
-            SessionOutcome::Connect => "connect",
-            SessionOutcome::Refresh => "refresh",
-            SessionOutcome::Error => "error",
-        },
-    );
+    #[cfg(feature = "metrics")]
+    count!("tower_signing_macrofy_sessions_total", outcome, [
+        SessionOutcome::CacheHit => "cache_hit",
+        SessionOutcome::Connect => "connect",
+        SessionOutcome::Refresh => "refresh",
+        SessionOutcome::Error => "error",
+    ]);
 }
 
-/// A gateway connect request ended with this `outcome` (see lib.rs).
-pub(crate) fn gateway_connect(outcome: &'static str) {
-    count(GATEWAY_CONNECTS, outcome);
+/// The `outcome` label of `tower_signing_gateway_connects_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectOutcome {
+    Admitted,
+    Returning,
+    Invalid,
+    UnknownApp,
+    BadSignature,
+    QuotaExceeded,
+    Unavailable,
+}
+
+/// A gateway connect request ended with this outcome.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn gateway_connect(outcome: ConnectOutcome) {
+    #[cfg(feature = "metrics")]
+    count!("tower_signing_gateway_connects_total", outcome, [
+        ConnectOutcome::Admitted => "admitted",
+        ConnectOutcome::Returning => "returning",
+        ConnectOutcome::Invalid => "invalid",
+        ConnectOutcome::UnknownApp => "unknown_app",
+        ConnectOutcome::BadSignature => "bad_signature",
+        ConnectOutcome::QuotaExceeded => "quota_exceeded",
+        ConnectOutcome::Unavailable => "unavailable",
+    ]);
 }
 
 /// Time spent checking and signing one callback, not counting the wait for
-/// body bytes. A zero-sized no-op without the feature.
+/// body bytes: started and paused around each piece of work. A zero-sized
+/// no-op without the feature.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Stopwatch {
     #[cfg(feature = "metrics")]
     elapsed: std::time::Duration,
-}
-
-/// A running [`Stopwatch`] lap.
-#[derive(Debug)]
-pub(crate) struct Lap {
     #[cfg(feature = "metrics")]
-    started: std::time::Instant,
-}
-
-impl Lap {
-    pub(crate) fn start() -> Self {
-        Lap {
-            #[cfg(feature = "metrics")]
-            started: std::time::Instant::now(),
-        }
-    }
-
-    /// Adds this lap's time to `stopwatch`.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables, unused_mut))]
-    pub(crate) fn stop(self, stopwatch: &mut Stopwatch) {
-        #[cfg(feature = "metrics")]
-        {
-            stopwatch.elapsed += self.started.elapsed();
-        }
-    }
+    running: Option<std::time::Instant>,
 }
 
 impl Stopwatch {
-    /// Adds `other`'s time (a check made by a layer in front).
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables, unused_mut))]
-    pub(crate) fn add(&mut self, other: Stopwatch) {
+    /// A running stopwatch.
+    pub(crate) fn start() -> Self {
+        let mut stopwatch = Stopwatch::default();
+        stopwatch.resume();
+        stopwatch
+    }
+
+    pub(crate) fn resume(&mut self) {
         #[cfg(feature = "metrics")]
         {
-            self.elapsed += other.elapsed;
+            self.running = Some(std::time::Instant::now());
+        }
+    }
+
+    pub(crate) fn pause(&mut self) {
+        #[cfg(feature = "metrics")]
+        if let Some(started) = self.running.take() {
+            self.elapsed += started.elapsed();
         }
     }
 
     /// Records the total in the verify-and-sign histogram.
-    pub(crate) fn record(self) {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+    pub(crate) fn record(mut self) {
+        self.pause();
         #[cfg(feature = "metrics")]
-        ::metrics::histogram!(CALLBACK_VERIFY_SECONDS).record(self.elapsed.as_secs_f64());
+        ::metrics::histogram!("tower_signing_callback_verify_seconds")
+            .record(self.elapsed.as_secs_f64());
     }
 
     /// Adds this time to the one a layer in front left in `extensions`.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn add_to(self, extensions: &mut http::Extensions) {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables, unused_mut))]
+    pub(crate) fn add_to(mut self, extensions: &mut http::Extensions) {
+        self.pause();
         #[cfg(feature = "metrics")]
         match extensions.get_mut::<Stopwatch>() {
-            Some(total) => total.add(self),
+            Some(total) => total.elapsed += self.elapsed,
             None => {
                 extensions.insert(self);
             }
         }
     }
 
-    /// The time the layers in front spent on this request's checks.
+    /// The time the layers in front spent on this request's checks, paused.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     pub(crate) fn take_from(extensions: &mut http::Extensions) -> Stopwatch {
         #[cfg(feature = "metrics")]
@@ -183,34 +223,52 @@ mod tests {
             (CallbackRejection::MethodNotAllowed, None),
             (
                 CallbackRejection::UnauthorizedOrigin(OriginProblem::Missing),
-                Some("origin"),
+                Some(CallbackOutcome::Origin),
             ),
             (
                 CallbackRejection::UnauthorizedOrigin(OriginProblem::Repeated),
-                Some("origin"),
+                Some(CallbackOutcome::Origin),
             ),
             (
                 CallbackRejection::UnauthorizedOrigin(OriginProblem::SourceNotAllowed),
-                Some("source"),
+                Some(CallbackOutcome::Source),
             ),
-            (CallbackRejection::HttpsRequired, Some("https")),
-            (CallbackRejection::BodyTooLarge { limit: 1 }, Some("body")),
-            (CallbackRejection::BodyUnreadable, Some("body")),
-            (CallbackRejection::InvalidJson("x".into()), Some("body")),
-            (CallbackRejection::NotAnObject, Some("body")),
-            (CallbackRejection::MissingFields, Some("body")),
+            (
+                CallbackRejection::HttpsRequired,
+                Some(CallbackOutcome::Https),
+            ),
+            (
+                CallbackRejection::BodyTooLarge { limit: 1 },
+                Some(CallbackOutcome::Body),
+            ),
+            (
+                CallbackRejection::BodyUnreadable,
+                Some(CallbackOutcome::Body),
+            ),
+            (
+                CallbackRejection::InvalidJson("x".into()),
+                Some(CallbackOutcome::Body),
+            ),
+            (CallbackRejection::NotAnObject, Some(CallbackOutcome::Body)),
+            (
+                CallbackRejection::MissingFields,
+                Some(CallbackOutcome::Body),
+            ),
             (
                 CallbackRejection::InvalidField(CallbackField::Timestamp),
-                Some("body"),
+                Some(CallbackOutcome::Body),
             ),
             (
                 CallbackRejection::InvalidTimestamp(TimestampError::TooOld {
                     age_secs: 61,
                     max_secs: 60,
                 }),
-                Some("timestamp"),
+                Some(CallbackOutcome::Timestamp),
             ),
-            (CallbackRejection::InvalidAppId, Some("app_id")),
+            (
+                CallbackRejection::InvalidAppId,
+                Some(CallbackOutcome::AppId),
+            ),
         ];
         for (rejection, outcome) in cases {
             assert_eq!(callback_outcome(&rejection), outcome, "{rejection:?}");

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::Signature;
 use crate::json_body::{json_error, read_limited};
-use crate::metrics::{Lap, Stopwatch};
+use crate::metrics::Stopwatch;
 
 /// What the "get auth headers" server action and the signature callback
 /// answer: `{"signature": hex, "timestamp": "<Unix seconds>"}`, the timestamp
@@ -249,13 +249,14 @@ where
 }
 
 /// [`VerifiedCallback`]'s checks, and the time spent on them (by callback
-/// layers in front too), not counting the wait for the body.
+/// layers in front too), not counting the wait for the body; the stopwatch
+/// is left running for the signature.
 pub(crate) async fn verify_callback(
     mut req: Request,
     state: &UtilsioState,
 ) -> Result<(CallbackRequest, Stopwatch), CallbackRejection> {
     let mut checks = Stopwatch::take_from(req.extensions_mut());
-    let lap = Lap::start();
+    checks.resume();
     let policy = state.callback_policy();
     let peer = peer_addr(req.extensions());
     let (mut parts, body) = req.into_parts();
@@ -264,13 +265,11 @@ pub(crate) async fn verify_callback(
     // its own check, so the others run again here (no body read or parse).
     if let Some(callback) = parts.extensions.remove::<CallbackRequest>() {
         policy.check_parsed(&callback)?;
-        lap.stop(&mut checks);
         return Ok((callback, checks));
     }
-    lap.stop(&mut checks);
+    checks.pause();
     let bytes = read_limited(&parts.headers, body, policy.body_limit()).await?;
-    let lap = Lap::start();
+    checks.resume();
     let callback = policy.verify_body(&bytes)?;
-    lap.stop(&mut checks);
     Ok((callback, checks))
 }

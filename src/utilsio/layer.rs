@@ -100,7 +100,7 @@ use super::{
 };
 use crate::Clock;
 use crate::json_body::{finish_limited, json_error, start_limited};
-use crate::metrics::{Lap, Stopwatch};
+use crate::metrics::Stopwatch;
 
 /// One check of the callback, run by [`Check`]. A new check is one type
 /// implementing this trait; [`CheckLayer::from_policy`] makes it a layer.
@@ -528,7 +528,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
-        let lap = Lap::start();
+        let checks = Stopwatch::start();
         let head = if req.method() == Method::POST {
             let peer = peer_addr(req.extensions());
             layer
@@ -538,8 +538,6 @@ where
             Err(CallbackRejection::MethodNotAllowed)
         };
         let (mut parts, body) = req.into_parts();
-        let mut checks = Stopwatch::default();
-        lap.stop(&mut checks);
         checks.add_to(&mut parts.extensions);
         let collect = head.and_then(|()| {
             start_limited(&parts.headers, body, layer.policy.body_limit()).map_err(Into::into)
@@ -638,10 +636,8 @@ where
                     let checked = finish_limited(collected, layer.policy.body_limit())
                         .map_err(CallbackRejection::from)
                         .and_then(|bytes| {
-                            let lap = Lap::start();
+                            let checks = Stopwatch::start();
                             let checked = layer.check_body(&mut parts.extensions, &bytes);
-                            let mut checks = Stopwatch::default();
-                            lap.stop(&mut checks);
                             checks.add_to(&mut parts.extensions);
                             checked.map(|()| bytes)
                         });

@@ -32,7 +32,6 @@ use axum::routing::{MethodRouter, post};
 use super::extract::verify_callback;
 use super::{AuthHeaders, CallbackField, CallbackRejection, SigningService, UtilsioState};
 use crate::json_body::{JsonField, json_error, post_only, read_fields, read_limited};
-use crate::metrics::Lap;
 
 /// The callback route's path.
 pub const CALLBACK_PATH: &str = "/api/signature-callback";
@@ -67,10 +66,8 @@ async fn signature_callback(
     State(state): State<UtilsioState>,
     req: Request,
 ) -> Result<AuthHeaders, CallbackRejection> {
-    let (callback, mut checks) = verify_callback(req, &state).await?;
-    let lap = Lap::start();
+    let (callback, checks) = verify_callback(req, &state).await?;
     let headers = SigningService::from(state).sign_callback(&callback);
-    lap.stop(&mut checks);
     checks.record();
     Ok(headers)
 }

@@ -76,6 +76,7 @@ use zeroize::Zeroizing;
 use super::validate::{CONNECT_FIELDS, payload_from_fields};
 use super::{CONNECT_PATH, Session, SessionUser, SignaturePayload, ValidationError};
 use crate::json_body::{BodyRejection, json_error, read_fields, read_limited};
+use crate::metrics::ConnectOutcome;
 use crate::signature::HmacSha256;
 use crate::{Clock, SystemClock};
 
@@ -446,17 +447,17 @@ impl ConnectError {
 
 impl ConnectError {
     /// The `outcome` label of a refused connect (see the crate's metrics docs).
-    fn connect_outcome(&self) -> &'static str {
+    fn connect_outcome(&self) -> ConnectOutcome {
         match self {
-            ConnectError::Body { .. } | ConnectError::Invalid(_) => "invalid",
-            ConnectError::UnknownApp => "unknown_app",
-            ConnectError::InvalidSignature => "bad_signature",
-            ConnectError::QuotaExceeded => "quota_exceeded",
+            ConnectError::Body { .. } | ConnectError::Invalid(_) => ConnectOutcome::Invalid,
+            ConnectError::UnknownApp => ConnectOutcome::UnknownApp,
+            ConnectError::InvalidSignature => ConnectOutcome::BadSignature,
+            ConnectError::QuotaExceeded => ConnectOutcome::QuotaExceeded,
             // A connect never checks a bearer token; counted as malformed.
-            ConnectError::Token(_) => "invalid",
+            ConnectError::Token(_) => ConnectOutcome::Invalid,
             ConnectError::RegistryUnavailable
             | ConnectError::QuotaUnavailable
-            | ConnectError::TokenIssue => "unavailable",
+            | ConnectError::TokenIssue => ConnectOutcome::Unavailable,
         }
     }
 }
@@ -491,8 +492,8 @@ impl Gateway {
     pub async fn connect(&self, payload: &SignaturePayload) -> Result<Session, ConnectError> {
         let result = self.connect_inner(payload).await;
         crate::metrics::gateway_connect(match &result {
-            Ok((_, Admission::Returning)) => "returning",
-            Ok(_) => "admitted",
+            Ok((_, Admission::Returning)) => ConnectOutcome::Returning,
+            Ok(_) => ConnectOutcome::Admitted,
             Err(e) => e.connect_outcome(),
         });
         let result = result.map(|(session, _)| session);
