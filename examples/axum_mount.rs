@@ -4,7 +4,7 @@
 //! mounts the Macrofy routes for its signed-in user (never for an id sent in
 //! a body).
 //!
-//! Run with: cargo run --example axum_mount
+//! Run with: cargo run --example axum_mount --features server
 //!
 //! Listens on 127.0.0.1:`PORT` (default 3000) with demo credentials unless
 //! `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT` and `UTILSIO_APP_ID` are set. Try:
@@ -32,6 +32,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
+use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 use tower_signing::utilsio::routes::AUTH_HEADERS_PATH;
 use tower_signing::utilsio::{self, SigningService, UtilsioConfig, UtilsioState};
 
@@ -148,10 +149,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Bounded: head/body timeouts, a connection cap, a drain deadline on Ctrl-C / SIGTERM.
+    serve(listener, app, ServeConfig::default(), shutdown_signal()).await;
     Ok(())
 }

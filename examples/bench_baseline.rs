@@ -1,8 +1,9 @@
 //! A minimal hand-written axum handler doing the callback's work without the
 //! crate's layers: the baseline `scripts/load.sh` compares the server example
-//! against. Not an example to copy (no 413 handling, terse errors).
+//! against, served by the same bounded server. Not an example to copy (no 413
+//! handling, terse errors).
 //!
-//! Run with: cargo run --release --example bench_baseline
+//! Run with: cargo run --release --example bench_baseline --features server
 //!
 //! Same demo credentials and routes as `examples/server.rs`, on
 //! 127.0.0.1:`PORT` (default 3000).
@@ -16,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
+use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 use tower_signing::utilsio::{
     DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SignatureMessage, SigningKey,
 };
@@ -81,10 +83,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Bounded: head/body timeouts, a connection cap, a drain deadline on Ctrl-C / SIGTERM.
+    serve(listener, app, ServeConfig::default(), shutdown_signal()).await;
     Ok(())
 }

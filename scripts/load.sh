@@ -3,7 +3,7 @@
 #
 # Usage: scripts/load.sh [server|baseline|node|all]    (default: all)
 #
-#   server    cargo run --release --example server        (the crate's routes and layers)
+#   server    cargo run --release --features client,server --example server (the crate's routes and layers)
 #   baseline  cargo run --release --example bench_baseline (a minimal hand-written axum handler)
 #   node      node scripts/node_baseline.js                (plain Node http + crypto)
 #
@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 if [[ " $TARGETS " == *" server "* || " $TARGETS " == *" baseline "* ]]; then
-  cargo build --release --quiet --example server --example bench_baseline
+  cargo build --release --quiet --features client,server --example server --example bench_baseline
 fi
 
 SERVER_PID=""

@@ -42,32 +42,36 @@
 //! never quote secrets, salts or expected signatures.
 //!
 //! ## Features
-//! - `tokio` (default): [`utilsio::SigningKey::derive_async`] runs scrypt on
-//!   the blocking pool.
-//! - always: [`utilsio::CallbackPolicy`], the signature callback verifier
-//!   (framework-neutral: `http` types and bytes in, a verified request or a
-//!   typed rejection out).
+//! The default build is lean: the core, the tower layers and the axum
+//! integration (`tower`, `axum`). Everything else is opt-in.
+//! - always: the signing core, [`utilsio::CallbackPolicy`] (the
+//!   framework-neutral signature callback verifier: `http` types and bytes
+//!   in, a verified request or a typed rejection out) and [`identity`], the
+//!   hook between the app's own login and the routes that act as a user
+//!   ([`identity::AuthenticatedUser`], [`identity::Unauthenticated`]).
+//! - `tokio`: [`utilsio::SigningKey::derive_async`] runs scrypt on the
+//!   blocking pool.
 //! - `tower` (default): [`utilsio::layer`], the signature callback checks as
 //!   tower layers (axum, hyper, any `http` service).
-//! - `axum` (default): [`utilsio::router`] (the callback route),
-//!   [`utilsio::VerifiedCallback`] and [`utilsio::SigningService`] (the
-//!   extractors), [`utilsio::auth_headers_route`] and
-//!   [`utilsio::UtilsioConfig`] (`from_env()`, key derivation once), and the
-//!   Macrofy backend routes in `macrofy::routes`.
-//! - `gateway` (default): `macrofy::gateway`, a local Macrofy-compatible
-//!   `POST /api/auth/connect` with quota and session JWTs.
-//! - always: [`identity`], the hook between the app's own login and the
-//!   routes that act as a user ([`identity::AuthenticatedUser`],
-//!   [`identity::Unauthenticated`]).
-//! - `client` (default): `macrofy::client`, the Macrofy client with its
-//!   session lifecycle (hyper 1 + rustls), and `macrofy::sessions`, the
-//!   backend's cached, refreshed, single-flight session manager.
+//! - `axum` (default, implies `tower` and `tokio`): [`utilsio::router`] (the
+//!   callback route), [`utilsio::VerifiedCallback`] and
+//!   [`utilsio::SigningService`] (the extractors),
+//!   [`utilsio::auth_headers_route`] and [`utilsio::UtilsioConfig`]
+//!   (`from_env()`, key derivation once), and the Macrofy backend routes in
+//!   `macrofy::routes`.
+//! - `client`: `macrofy::client`, the Macrofy client with its session
+//!   lifecycle (hyper 1 + rustls with the ring provider), and
+//!   `macrofy::sessions`, the backend's cached, refreshed, single-flight
+//!   session manager (with `axum`: the session route).
+//! - `gateway`: `macrofy::gateway`, a local Macrofy-compatible
+//!   `POST /api/auth/connect` and `/api/auth/refresh` with quota and HS256
+//!   session JWTs.
 //! - `redis`: with `client`, `macrofy::sessions::RedisSessionCache`, the
 //!   session cache shared by several instances; with `gateway`, the Redis
 //!   sandbox quota store.
-//! - `cli`: the `tower-signing` debugging binary.
 //! - `server`: `server::serve`, a bounded HTTP/1.1 server (head, body and
 //!   idle timeouts, a connection cap, a shutdown drain deadline).
+//! - `cli`: the `tower-signing` debugging binary.
 //! - `metrics`: counters and a histogram through the [`metrics`](https://docs.rs/metrics) facade
 //!   (see [Metrics](#metrics)). Off, the crate has no `metrics` dependency
 //!   and records nothing.
