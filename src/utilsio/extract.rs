@@ -273,3 +273,63 @@ pub(crate) async fn verify_callback(
     let callback = policy.verify_body(&bytes)?;
     Ok((callback, checks))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::ManualClock;
+    use crate::utilsio::layer::CallbackBodyLayer;
+    use crate::utilsio::routes::CALLBACK_PATH;
+
+    async fn handler(
+        signer: SigningService,
+        VerifiedCallback(cb): VerifiedCallback,
+    ) -> AuthHeaders {
+        signer.sign_callback(&cb)
+    }
+
+    /// A body-only layer in front parses the body but vouches for nothing
+    /// else: the extractor still runs the origin, HTTPS, timestamp and appId
+    /// checks on what it parsed.
+    #[tokio::test]
+    async fn a_per_check_layer_in_front_does_not_skip_the_other_checks() {
+        let key = SigningKey::from_app_hash_hex(
+            "2c9813b452ac80dde85016222a3c08e4f88e38a39a7f699d134fe9c5bf6d4ac1",
+        )
+        .unwrap();
+        let state = UtilsioState::new(key, "app").with_clock(ManualClock::new(1_700_000_000));
+        let app = Router::new()
+            .route(CALLBACK_PATH, axum::routing::post(handler))
+            .with_state(state)
+            .layer(CallbackBodyLayer::new());
+        let call = |origin: bool, app_id: &str, ts: u64| {
+            let mut request =
+                http::Request::post(CALLBACK_PATH).header("x-forwarded-proto", "https");
+            if origin {
+                request = request.header("x-utilsio-origin", "utilsio.dev");
+            }
+            let body = format!(
+                r#"{{"deviceId":"d","appId":"{app_id}","additionalData":"x","timestamp":{ts}}}"#
+            );
+            app.clone().oneshot(request.body(Body::from(body)).unwrap())
+        };
+        let status = |r: Result<Response, Infallible>| r.unwrap().status();
+        assert_eq!(
+            status(call(true, "app", 1_700_000_000).await),
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(call(false, "app", 1_700_000_000).await),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(call(true, "other", 1_700_000_000).await),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(status(call(true, "app", 1).await), StatusCode::BAD_REQUEST);
+    }
+}
