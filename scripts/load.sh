@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 if [[ " $TARGETS " == *" server "* || " $TARGETS " == *" baseline "* ]]; then
-  cargo build --release --quiet --example server --example bench_baseline
+  cargo build --release --quiet --features server --example server --example bench_baseline
 fi
 
 SERVER_PID=""
