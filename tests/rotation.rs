@@ -168,6 +168,15 @@ async fn app_hash_replaces_secret_and_salt_in_either_case() {
             "environment variable UTILSIO_APP_HASH is invalid: expected 64 hex characters"
         );
     }
+    let bad_file = file(&format!("{} \n", v.app_hash));
+    let err =
+        UtilsioConfig::from_lookup(env(&[("UTILSIO_APP_HASH_FILE", path(&bad_file)), app_id()]))
+            .unwrap_err()
+            .to_string();
+    assert_eq!(
+        err,
+        "environment variable UTILSIO_APP_HASH_FILE is invalid: expected 64 hex characters"
+    );
 }
 
 #[test]

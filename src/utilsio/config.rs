@@ -507,10 +507,14 @@ impl UtilsioConfig {
                 });
             }
             (Some(hash), None, None) => {
+                let var = match get(Self::APP_HASH_VAR) {
+                    Some(_) => Self::APP_HASH_VAR,
+                    None => Self::APP_HASH_FILE_VAR,
+                };
                 // The SDK keys the HMAC with the lowercase hex text.
                 let hash = AppHash::from_hex(&Zeroizing::new(hash.to_ascii_lowercase())).map_err(
                     |_| ConfigError::Invalid {
-                        var: Self::APP_HASH_VAR,
+                        var,
                         reason: "expected 64 hex characters",
                     },
                 )?;
