@@ -26,7 +26,7 @@ for tool in wrk curl; do
   command -v "$tool" >/dev/null || { echo "rotate.sh needs $tool (apt-get install $tool)" >&2; exit 2; }
 done
 
-cargo build --release --quiet --features server --example server
+cargo build --release --quiet --features client,server --example server
 cargo build --release --quiet --features cli --bin tower-signing
 CLI=./target/release/tower-signing
 
