@@ -1,6 +1,6 @@
 //! The app backend: utilsio and Macrofy signing routes as a standalone server.
 //!
-//! Run with: cargo run --example server
+//! Run with: cargo run --example server --features server
 //!
 //! Serves, on `HOST`:`PORT` (default 127.0.0.1:3000):
 //! - `POST /api/signature-callback`: utilsio.dev's server-to-server callback (SPEC 1.5);
@@ -28,9 +28,21 @@
 //! With none of `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT`, `UTILSIO_APP_ID` /
 //! `NEXT_PUBLIC_UTILSIO_APP_ID` set, it starts with built-in DEMO credentials
 //! and the HTTPS check off, and prints curl commands to try. With them set it
-//! uses them (and `UTILSIO_REQUIRE_HTTPS`, default true). Logs go to stderr
-//! (no colours unless it is a terminal), each request's lines in a span with
-//! its request id (`x-request-id`, the caller's or a new one, echoed in the
+//! uses them (and `UTILSIO_REQUIRE_HTTPS`, default true). `UTILSIO_APP_HASH`
+//! may replace the secret and salt, and every secret may come from a file
+//! instead (`UTILSIO_APP_SECRET_FILE`, `UTILSIO_APP_SALT_FILE`,
+//! `UTILSIO_APP_HASH_FILE`, `MACROFY_APP_SECRET_FILE`).
+//!
+//! Rotating a secret without a restart: rewrite the secret files and send
+//! SIGHUP. The server re-reads them, derives the new key off the executor
+//! and swaps it in; in-flight requests finish with the old key. A failed
+//! reload keeps the old keys and logs why. (The environment of a running
+//! process does not change: rotate through the `_FILE` variables.)
+//!
+//! It serves with the crate's bounded server (header, body and idle
+//! timeouts, a connection cap, a drain deadline). Logs go to stderr (no
+//! colours unless it is a terminal), each request's lines in a span with its
+//! request id (`x-request-id`, the caller's or a new one, echoed in the
 //! response); `RUST_LOG=debug` for more. Ctrl-C or SIGTERM shuts it down
 //! gracefully.
 //!
@@ -49,7 +61,8 @@ use axum::extract::{FromRef, FromRequestParts};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
-use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig};
+use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig, MacrofyState};
+use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig, UtilsioState};
 use tracing_subscriber::EnvFilter;
 
@@ -197,6 +210,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let macrofy_demo = macrofy.is_demo();
     let macrofy_app_id = macrofy.app_id().to_owned();
     let macrofy_base_url = macrofy.base_url().to_owned();
+    // Kept to swap its key on SIGHUP (the routes share it).
+    let macrofy = MacrofyState::from(macrofy);
+    reload_on_sighup(utilsio_state.clone(), macrofy.clone())?;
 
     let app = Router::new()
         .merge(utilsio::router(utilsio_state.clone()))
@@ -240,9 +256,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("# Prometheus metrics: curl -s http://{metrics_addr}/metrics");
     }
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(listener, app, ServeConfig::default(), shutdown_signal()).await;
     eprintln!("server stopped");
     Ok(())
 }
@@ -330,11 +344,9 @@ async fn serve_metrics() -> Result<Option<SocketAddr>, Box<dyn Error>> {
         "/metrics",
         axum::routing::get(move || std::future::ready(handle.render())),
     );
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, metrics).await {
-            tracing::error!(%error, "the metrics listener stopped");
-        }
-    });
+    // Bounded like the app's listener; it ends with the process.
+    let forever = std::future::pending::<()>();
+    tokio::spawn(serve(listener, metrics, ServeConfig::default(), forever));
     Ok(Some(local))
 }
 
@@ -421,26 +433,38 @@ fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &st
     println!();
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// On every SIGHUP: re-read the configuration (the secret files), derive the
+/// new keys off the executor and swap them in. A failed reload keeps the old
+/// keys and logs why.
+#[cfg(unix)]
+fn reload_on_sighup(utilsio: UtilsioState, macrofy: MacrofyState) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload_keys(&utilsio, &macrofy).await;
         }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_: UtilsioState, _: MacrofyState) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn reload_keys(utilsio: &UtilsioState, macrofy: &MacrofyState) {
+    let utilsio_result = match UtilsioConfig::from_env_or_demo() {
+        Ok(config) => utilsio.reload(config).await,
+        Err(e) => Err(e),
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    match utilsio_result {
+        Ok(()) => tracing::info!("utilsio key reloaded for app {}", utilsio.app_id()),
+        Err(e) => tracing::error!("utilsio key not reloaded, the old key stays in use: {e}"),
     }
-    eprintln!("shutting down: finishing in-flight requests");
+    match MacrofyConfig::from_env_or_demo().and_then(|config| macrofy.reload(config)) {
+        Ok(()) => tracing::info!("macrofy key reloaded for app {}", macrofy.config().app_id()),
+        Err(e) => tracing::error!("macrofy key not reloaded, the old key stays in use: {e}"),
+    }
 }

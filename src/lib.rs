@@ -140,6 +140,8 @@ pub mod identity;
 mod json_body;
 pub mod macrofy;
 mod metrics;
+#[cfg(feature = "axum")]
+mod secret_file;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
@@ -148,6 +150,9 @@ pub mod utilsio;
 
 pub use clock::{Clock, ManualClock, SystemClock, now_unix_seconds};
 pub use error::{HexProblem, InvalidSignature, KeyError};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use secret_file::SecretFileError;
 pub use signature::Signature;
 
 /// The default request body limit of every route and check that reads a

@@ -64,6 +64,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
@@ -75,6 +76,7 @@ use super::{DEFAULT_BASE_URL, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_GATEWAY_URL};
 use super::{SignaturePayload, SigningKey, ValidationError, validate_app_id, validate_user_id};
 use crate::identity::AuthenticatedUser;
 use crate::json_body::{json_error, read_fields, read_limited};
+use crate::secret_file::{SecretFileError, read_secret};
 
 /// The backend signature route (SPEC 2.2).
 pub const SIGNATURE_PATH: &str = "/api/macrofy-signature";
@@ -104,6 +106,15 @@ pub enum ConfigError {
     /// The gateway base URL or timeout was refused by the client.
     #[error("{0}")]
     Client(String),
+    /// `MACROFY_APP_SECRET` and `MACROFY_APP_SECRET_FILE` are both set, or
+    /// the file could not be read.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
+    /// A reload named another app id than the running state's.
+    #[error(
+        "the app id changed: a reload only replaces the key of the running app; restart to serve another app id"
+    )]
+    AppIdChanged,
 }
 
 /// The backend's Macrofy settings: app id, the signing key (keyed once), and
@@ -113,6 +124,7 @@ pub enum ConfigError {
 #[derive(Clone)]
 pub struct MacrofyConfig {
     app_id: String,
+    /// The key a [`MacrofyState`] starts with (the state holds the live one).
     key: SigningKey,
     base_url: String,
     timeout: Duration,
@@ -179,8 +191,17 @@ impl MacrofyConfig {
     /// Reads `MACROFY_APP_ID`, `MACROFY_APP_SECRET` and, optionally,
     /// `MACROFY_BASE_URL` (default `https://api.macrofy.com`).
     ///
+    /// The secret may come from a file instead (the Docker and Kubernetes
+    /// secrets convention): `MACROFY_APP_SECRET_FILE` names a file holding
+    /// it, taken verbatim except for one trailing line ending (`\n` or
+    /// `\r\n`), which is removed. The file is read again on every call, so a
+    /// running server rotates its secret by rewriting it and calling
+    /// [`MacrofyState::reload`].
+    ///
     /// # Errors
-    /// Names the missing or invalid variable.
+    /// Names the missing or invalid variable; [`ConfigError::File`] when
+    /// both `MACROFY_APP_SECRET` and `MACROFY_APP_SECRET_FILE` are set or the
+    /// file cannot be read or is empty (naming the path, never the content).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -205,9 +226,8 @@ impl MacrofyConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.is_empty());
         let app_id = get("MACROFY_APP_ID").ok_or(ConfigError::MissingVar("MACROFY_APP_ID"))?;
-        let secret = zeroize::Zeroizing::new(
-            get("MACROFY_APP_SECRET").ok_or(ConfigError::MissingVar("MACROFY_APP_SECRET"))?,
-        );
+        let secret = read_secret(&lookup, "MACROFY_APP_SECRET", "MACROFY_APP_SECRET_FILE")?
+            .ok_or(ConfigError::MissingVar("MACROFY_APP_SECRET"))?;
         let base_url = get("MACROFY_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         Self::build(
             &app_id,
@@ -230,7 +250,7 @@ impl MacrofyConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let set = |name: &str| lookup(name).is_some_and(|v| !v.is_empty());
-        if set("MACROFY_APP_ID") || set("MACROFY_APP_SECRET") {
+        if set("MACROFY_APP_ID") || set("MACROFY_APP_SECRET") || set("MACROFY_APP_SECRET_FILE") {
             return Self::from_lookup(lookup);
         }
         let base_url = lookup("MACROFY_BASE_URL")
@@ -345,14 +365,28 @@ impl MacrofyConfig {
 }
 
 /// The router state behind the routes and [`MacrofySigner`]: the shared
-/// [`MacrofyConfig`] and (feature `client`) the session manager. Put it in
-/// your own state and implement `FromRef<YourState> for MacrofyState` to use
-/// the extractor.
-#[derive(Debug, Clone)]
+/// [`MacrofyConfig`], the signing key, and (feature `client`) the session
+/// manager. Put it in your own state and implement
+/// `FromRef<YourState> for MacrofyState` to use the extractor.
+///
+/// Clones share the key: [`MacrofyState::replace_key`] on one reaches the
+/// routes and extractors built from any of them.
+#[derive(Clone)]
 pub struct MacrofyState {
     config: Arc<MacrofyConfig>,
+    key: Arc<ArcSwap<SigningKey>>,
     #[cfg(feature = "client")]
     sessions: crate::macrofy::sessions::SessionManager,
+}
+
+impl fmt::Debug for MacrofyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("MacrofyState");
+        d.field("config", &self.config);
+        #[cfg(feature = "client")]
+        d.field("sessions", &self.sessions);
+        d.finish_non_exhaustive()
+    }
 }
 
 impl From<MacrofyConfig> for MacrofyState {
@@ -367,6 +401,7 @@ impl From<MacrofyConfig> for MacrofyState {
         .with_shared_cache(config.session_cache.clone())
         .with_refresh_margin(config.refresh_margin);
         MacrofyState {
+            key: Arc::new(ArcSwap::from_pointee(config.key.clone())),
             config: Arc::new(config),
             #[cfg(feature = "client")]
             sessions,
@@ -378,6 +413,49 @@ impl MacrofyState {
     /// The config.
     pub fn config(&self) -> &MacrofyConfig {
         &self.config
+    }
+
+    /// `{appId, userId, signature}` with the key of this moment.
+    fn payload(&self, user_id: &str) -> SignaturePayload {
+        self.key.load().payload(&self.config.app_id, user_id)
+    }
+
+    /// Replaces the signing key (a new app secret of the same app),
+    /// atomically, for the signature route, [`MacrofySigner`] and (feature
+    /// `client`) the session route's gateway calls, in every clone of this
+    /// state. A request that has already loaded the key finishes with it;
+    /// later ones sign with `key`. No lock is taken on the request path.
+    /// Cached sessions stay valid: the gateway issued them.
+    pub fn replace_key(&self, key: SigningKey) {
+        #[cfg(feature = "client")]
+        self.sessions.replace_key(key.clone());
+        self.key.store(Arc::new(key));
+    }
+
+    /// Swaps in `config`'s key with [`replace_key`](Self::replace_key): the
+    /// way to rotate the app secret without a restart, e.g. on `SIGHUP`
+    /// after [`MacrofyConfig::from_env`] re-read `MACROFY_APP_SECRET_FILE`.
+    /// Only the key is taken; this state's base URL, timeout and cache stay.
+    ///
+    /// ```
+    /// use tower_signing::macrofy::routes::{MacrofyConfig, MacrofySigner, MacrofyState};
+    ///
+    /// let state = MacrofyState::from(MacrofyConfig::new("my_app_id_1", "old-secret")?);
+    /// state.reload(MacrofyConfig::new("my_app_id_1", "new-secret")?)?;
+    /// // Another app id is refused; the key stays.
+    /// assert!(state.reload(MacrofyConfig::new("other_app_1", "x")?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::AppIdChanged`] when `config` is for another app id (the
+    /// key is not replaced: serving another app is a restart).
+    pub fn reload(&self, config: MacrofyConfig) -> Result<(), ConfigError> {
+        if config.app_id != self.config.app_id {
+            return Err(ConfigError::AppIdChanged);
+        }
+        self.replace_key(config.key);
+        Ok(())
     }
 
     /// The session manager behind the session route, for handlers of your
@@ -416,8 +494,7 @@ pub struct MacrofySigner {
 impl MacrofySigner {
     /// `{appId, userId, signature}` for `user_id` (signed as given).
     pub fn sign(&self, user_id: &str) -> SignaturePayload {
-        let config = self.state.config();
-        config.key.payload(&config.app_id, user_id)
+        self.state.payload(user_id)
     }
 
     /// [`sign`](Self::sign) after checking the userId is non-empty and at
@@ -461,12 +538,15 @@ where
 /// it rejects, its rejection is the answer: use
 /// [`Unauthenticated`](crate::identity::Unauthenticated) for 401
 /// `{"error": "Authentication required"}`. Other methods answer a JSON 405.
-pub fn router<U, S>(config: MacrofyConfig) -> Router<S>
+///
+/// Pass a [`MacrofyConfig`], or a [`MacrofyState`] you keep to replace its
+/// key later ([`MacrofyState::replace_key`]).
+pub fn router<U, S>(state: impl Into<MacrofyState>) -> Router<S>
 where
     U: AuthenticatedUser + FromRequestParts<S> + Send + 'static,
     S: Clone + Send + Sync + 'static,
 {
-    let state = MacrofyState::from(config);
+    let state = state.into();
     let signer = state.clone();
     let router = Router::new().route(
         SIGNATURE_PATH,
@@ -503,12 +583,13 @@ where
 ///
 /// The body is read once within the body limit: 400 for a missing, empty,
 /// non-string or too long userId or a body that is not a JSON object, 413
-/// over the limit.
-pub fn insecure_body_user_id_router<S>(config: MacrofyConfig) -> Router<S>
+/// over the limit. It takes a [`MacrofyConfig`] or a [`MacrofyState`], as
+/// [`router`].
+pub fn insecure_body_user_id_router<S>(state: impl Into<MacrofyState>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let state = MacrofyState::from(config);
+    let state = state.into();
     let signer = state.clone();
     let router = Router::new().route(
         SIGNATURE_PATH,
@@ -561,10 +642,7 @@ async fn read_user_id(state: &MacrofyState, request: Request) -> Result<String, 
 /// would refuse.
 fn sign_for(state: &MacrofyState, user_id: &str) -> Response {
     match validate_user_id(user_id) {
-        Ok(()) => {
-            let config = state.config();
-            axum::Json(config.key.payload(&config.app_id, user_id)).into_response()
-        }
+        Ok(()) => axum::Json(state.payload(user_id)).into_response(),
         Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }

@@ -4,13 +4,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arc_swap::{ArcSwap, Guard};
 use zeroize::Zeroizing;
 
 use super::layer::SignatureCallbackLayer;
 use super::{
-    CallbackPolicy, HttpsPolicy, ScryptParams, SigningKey, SigningService, TimestampWindow,
+    AppHash, CallbackPolicy, HttpsPolicy, ScryptParams, SigningKey, SigningService, TimestampWindow,
 };
-use crate::{Clock, KeyError};
+use crate::secret_file::read_secret;
+use crate::{Clock, KeyError, SecretFileError};
 
 /// Everything the utilsio routes and extractors need, preloaded: the
 /// signing key (derived once) and the [`CallbackPolicy`] (app id, clock,
@@ -19,6 +21,10 @@ use crate::{Clock, KeyError};
 /// Cloning is one reference-count increment. Put it in your app state and
 /// implement `FromRef` to use [`SigningService`] and
 /// [`VerifiedCallback`](super::VerifiedCallback) in your own handlers.
+///
+/// The key can be replaced while the server runs
+/// ([`UtilsioState::replace_key`], [`UtilsioState::reload`]): every clone,
+/// and every state made from this one with a `with_*` method, shares it.
 #[derive(Clone)]
 pub struct UtilsioState {
     inner: Arc<StateInner>,
@@ -26,14 +32,15 @@ pub struct UtilsioState {
 
 #[derive(Clone)]
 struct StateInner {
-    key: SigningKey,
+    /// Shared by clones and `with_*` copies, so a swap reaches every route.
+    key: Arc<ArcSwap<SigningKey>>,
     policy: CallbackPolicy,
 }
 
 impl fmt::Debug for UtilsioState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UtilsioState")
-            .field("key", &self.inner.key)
+            .field("key", &**self.inner.key.load())
             .field("policy", &self.inner.policy)
             .finish()
     }
@@ -49,7 +56,10 @@ impl UtilsioState {
     /// A state from a key and a callback policy (which holds the app id).
     pub fn with_policy(key: SigningKey, policy: CallbackPolicy) -> Self {
         UtilsioState {
-            inner: Arc::new(StateInner { key, policy }),
+            inner: Arc::new(StateInner {
+                key: Arc::new(ArcSwap::from_pointee(key)),
+                policy,
+            }),
         }
     }
 
@@ -112,9 +122,73 @@ impl UtilsioState {
         self.edit(|_| policy)
     }
 
-    /// The preloaded key.
-    pub fn key(&self) -> &SigningKey {
-        &self.inner.key
+    /// The current key. Signing code should not keep it: a later
+    /// [`UtilsioState::replace_key`] does not reach a copy.
+    pub fn key(&self) -> Arc<SigningKey> {
+        self.inner.key.load_full()
+    }
+
+    /// The current key for one signature: lock-free, no allocation.
+    pub(crate) fn load_key(&self) -> Guard<Arc<SigningKey>> {
+        self.inner.key.load()
+    }
+
+    /// Replaces the signing key, atomically, for this state and every state
+    /// sharing it (clones, `with_*` copies, the routes and extractors built
+    /// from them). A request that has already loaded the key finishes with
+    /// it; every later one signs with `key`. No lock is taken on the request
+    /// path.
+    ///
+    /// The app id does not change: use it for a new secret of the same app
+    /// (see [`UtilsioState::reload`] for a reload from configuration).
+    pub fn replace_key(&self, key: SigningKey) {
+        self.inner.key.store(Arc::new(key));
+    }
+
+    /// Builds `config`'s key (scrypt on tokio's blocking pool unless it
+    /// holds an app hash) and swaps it in with
+    /// [`UtilsioState::replace_key`]: the way to rotate the app secret
+    /// without a restart, e.g. on `SIGHUP` after
+    /// [`UtilsioConfig::from_env`] re-read the secret files. Only the key is
+    /// taken from `config`; this state's other settings stay.
+    ///
+    /// ```
+    /// use tower_signing::utilsio::{AppHash, SigningKey, UtilsioConfig, UtilsioState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let old = "2c9813b452ac80dde85016222a3c08e4f88e38a39a7f699d134fe9c5bf6d4ac1";
+    /// let new = "f4726150e3d12c41e22c7f04ac8ec28a3a9178d8c887996cd56406a9ab4f372d";
+    /// let state = UtilsioState::new(SigningKey::from_app_hash_hex(old)?, "my-app-id");
+    /// let signer = state.signing_service(); // shares the key with `state`
+    ///
+    /// state.reload(UtilsioConfig::from_app_hash(AppHash::from_hex(new)?, "my-app-id")).await?;
+    /// let now = signer.sign_at("device-1", None, 1_700_000_000)?;
+    /// let expected = SigningKey::from_app_hash_hex(new)?.sign(
+    ///     &tower_signing::utilsio::SignatureMessage::new("device-1", "my-app-id", 1_700_000_000u64)?,
+    /// );
+    /// assert_eq!(now.signature, expected);
+    ///
+    /// // Another app id is refused and the key stays.
+    /// let other = UtilsioConfig::from_app_hash(AppHash::from_hex(old)?, "another-app");
+    /// assert!(state.reload(other).await.is_err());
+    /// assert_eq!(signer.sign_at("device-1", None, 1_700_000_000)?, now);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::AppIdChanged`] when `config`'s app id is not this
+    /// state's (the key is not replaced: serving another app is a restart),
+    /// and the errors of [`UtilsioConfig::build`]. On error the current key
+    /// stays in use.
+    pub async fn reload(&self, config: UtilsioConfig) -> Result<(), ConfigError> {
+        if config.app_id() != self.app_id() {
+            return Err(ConfigError::AppIdChanged);
+        }
+        let (key, _) = config.into_parts().await?;
+        self.replace_key(key);
+        Ok(())
     }
 
     /// The callback policy.
@@ -169,16 +243,38 @@ pub enum ConfigError {
         /// What is wrong with it (never its value).
         reason: &'static str,
     },
+    /// A secret's variable and its `_FILE` variable are both set, or the
+    /// file could not be read.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
     /// The secret or salt could not be turned into a key.
-    #[error("could not derive the utilsio key from UTILSIO_APP_SECRET and UTILSIO_APP_SALT: {0}")]
+    #[error("could not derive the utilsio key from the app secret and salt: {0}")]
     Key(#[from] KeyError),
+    /// A reload named another app id than the running state's.
+    #[error(
+        "the app id changed: a reload only replaces the key of the running app; restart to serve another app id"
+    )]
+    AppIdChanged,
 }
 
-/// The utilsio settings: secret, salt, app id, and the callback checks'
-/// options. [`UtilsioConfig::build`] derives the key once, on the blocking
-/// pool, and gives the [`UtilsioState`] the routes share.
+/// Where the key comes from: a secret and salt to derive (scrypt), or an
+/// app hash derived before.
+#[derive(Clone)]
+enum KeySource {
+    Derive {
+        app_secret: Zeroizing<String>,
+        salt: Zeroizing<String>,
+    },
+    AppHash(AppHash),
+}
+
+/// The utilsio settings: secret and salt (or the app hash derived from
+/// them), app id, and the callback checks' options. [`UtilsioConfig::build`]
+/// derives the key once, on the blocking pool, and gives the
+/// [`UtilsioState`] the routes share.
 ///
-/// `Debug` redacts the secret and the salt; both are zeroized on drop.
+/// `Debug` redacts the secret, the salt and the app hash; all are zeroized
+/// on drop.
 ///
 /// ```
 /// use tower_signing::utilsio::{ScryptParams, UtilsioConfig};
@@ -196,8 +292,7 @@ pub enum ConfigError {
 /// ```
 #[derive(Clone)]
 pub struct UtilsioConfig {
-    app_secret: Zeroizing<String>,
-    salt: Zeroizing<String>,
+    key: KeySource,
     scrypt: ScryptParams,
     policy: CallbackPolicy,
     demo: bool,
@@ -205,9 +300,12 @@ pub struct UtilsioConfig {
 
 impl fmt::Debug for UtilsioConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match self.key {
+            KeySource::Derive { .. } => "[redacted secret and salt]",
+            KeySource::AppHash(_) => "[redacted app hash]",
+        };
         f.debug_struct("UtilsioConfig")
-            .field("app_secret", &"[redacted]")
-            .field("salt", &"[redacted]")
+            .field("key", &key)
             .field("scrypt", &self.scrypt)
             .field("policy", &self.policy)
             .field("demo", &self.demo)
@@ -218,8 +316,18 @@ impl fmt::Debug for UtilsioConfig {
 impl UtilsioConfig {
     /// The environment variable holding the app secret.
     pub const SECRET_VAR: &'static str = "UTILSIO_APP_SECRET";
+    /// The environment variable naming a file that holds the app secret.
+    pub const SECRET_FILE_VAR: &'static str = "UTILSIO_APP_SECRET_FILE";
     /// The environment variable holding the salt (hex).
     pub const SALT_VAR: &'static str = "UTILSIO_APP_SALT";
+    /// The environment variable naming a file that holds the salt.
+    pub const SALT_FILE_VAR: &'static str = "UTILSIO_APP_SALT_FILE";
+    /// The environment variable holding the app hash (64 hex characters,
+    /// e.g. from `tower-signing utilsio derive`), in place of the secret and
+    /// salt: no scrypt runs.
+    pub const APP_HASH_VAR: &'static str = "UTILSIO_APP_HASH";
+    /// The environment variable naming a file that holds the app hash.
+    pub const APP_HASH_FILE_VAR: &'static str = "UTILSIO_APP_HASH_FILE";
     /// The environment variable holding the app id.
     pub const APP_ID_VAR: &'static str = "UTILSIO_APP_ID";
     /// The app id variable the Next.js reference uses, read when
@@ -235,11 +343,26 @@ impl UtilsioConfig {
         salt_hex: impl Into<String>,
         app_id: impl Into<String>,
     ) -> Self {
+        Self::from_source(
+            KeySource::Derive {
+                app_secret: Zeroizing::new(app_secret.into()),
+                salt: Zeroizing::new(salt_hex.into()),
+            },
+            app_id.into(),
+        )
+    }
+
+    /// Settings for an app hash derived before (no scrypt runs), with the
+    /// secure defaults of [`UtilsioConfig::new`].
+    pub fn from_app_hash(app_hash: AppHash, app_id: impl Into<String>) -> Self {
+        Self::from_source(KeySource::AppHash(app_hash), app_id.into())
+    }
+
+    fn from_source(key: KeySource, app_id: String) -> Self {
         UtilsioConfig {
-            app_secret: Zeroizing::new(app_secret.into()),
-            salt: Zeroizing::new(salt_hex.into()),
+            key,
             scrypt: ScryptParams::default(),
-            policy: CallbackPolicy::new(app_id.into()),
+            policy: CallbackPolicy::new(app_id),
             demo: false,
         }
     }
@@ -294,7 +417,11 @@ impl UtilsioConfig {
     ) -> Result<Self, ConfigError> {
         let any_set = [
             Self::SECRET_VAR,
+            Self::SECRET_FILE_VAR,
             Self::SALT_VAR,
+            Self::SALT_FILE_VAR,
+            Self::APP_HASH_VAR,
+            Self::APP_HASH_FILE_VAR,
             Self::APP_ID_VAR,
             Self::PUBLIC_APP_ID_VAR,
         ]
@@ -312,19 +439,39 @@ impl UtilsioConfig {
         self.demo
     }
 
-    /// Reads `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT`, `UTILSIO_APP_ID`
-    /// (falling back to `NEXT_PUBLIC_UTILSIO_APP_ID`) and
-    /// `UTILSIO_REQUIRE_HTTPS` (`true`/`1` or unset: on; `false`/`0`: off).
+    /// Reads the key, the app id and the HTTPS switch:
+    ///
+    /// - `UTILSIO_APP_SECRET` and `UTILSIO_APP_SALT` (hex), or instead
+    ///   `UTILSIO_APP_HASH`: the app hash derived from them before (64 hex
+    ///   characters, either case; no scrypt runs then). Setting the hash
+    ///   together with the secret or salt is an error.
+    /// - Each of these may come from a file instead, the Docker and
+    ///   Kubernetes secrets convention: `UTILSIO_APP_SECRET_FILE`,
+    ///   `UTILSIO_APP_SALT_FILE`, `UTILSIO_APP_HASH_FILE` name a file holding
+    ///   the value. The content is taken verbatim except for one trailing
+    ///   line ending (`\n` or `\r\n`, as `echo secret > file` writes), which is
+    ///   removed; no other whitespace is trimmed. Setting both `X` and
+    ///   `X_FILE` is an error. The files are read again by every call, so a
+    ///   running server rotates its secret by rewriting them and calling
+    ///   [`UtilsioState::reload`] (the environment of a running process does
+    ///   not change).
+    /// - `UTILSIO_APP_ID`, falling back to `NEXT_PUBLIC_UTILSIO_APP_ID`.
+    /// - `UTILSIO_REQUIRE_HTTPS` (`true`/`1` or unset: on; `false`/`0`: off).
     ///
     /// # Errors
     /// [`ConfigError::Missing`] naming the first unset or empty variable;
-    /// [`ConfigError::Invalid`] for an unrecognised `UTILSIO_REQUIRE_HTTPS`.
+    /// [`ConfigError::Invalid`] for an unrecognised `UTILSIO_REQUIRE_HTTPS`,
+    /// an app hash that is not 64 hex characters, or an app hash set with
+    /// the secret or salt; [`ConfigError::File`] for a variable set with its
+    /// `_FILE` variable, or a file that cannot be read or is empty (the
+    /// message names the variable and the path, never the content).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// [`UtilsioConfig::from_env`] reading variables through `lookup`
-    /// (for tests, or a secrets manager).
+    /// (for tests, or a secrets manager). `_FILE` variables name files read
+    /// from the file system.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -349,9 +496,35 @@ impl UtilsioConfig {
     /// As [`UtilsioConfig::from_env`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.is_empty());
-        let secret =
-            Zeroizing::new(get(Self::SECRET_VAR).ok_or(ConfigError::Missing(Self::SECRET_VAR))?);
-        let salt = Zeroizing::new(get(Self::SALT_VAR).ok_or(ConfigError::Missing(Self::SALT_VAR))?);
+        let hash = read_secret(&lookup, Self::APP_HASH_VAR, Self::APP_HASH_FILE_VAR)?;
+        let secret = read_secret(&lookup, Self::SECRET_VAR, Self::SECRET_FILE_VAR)?;
+        let salt = read_secret(&lookup, Self::SALT_VAR, Self::SALT_FILE_VAR)?;
+        let key = match (hash, secret, salt) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    var: Self::APP_HASH_VAR,
+                    reason: "it replaces UTILSIO_APP_SECRET and UTILSIO_APP_SALT: set it or them, not both",
+                });
+            }
+            (Some(hash), None, None) => {
+                let var = match get(Self::APP_HASH_VAR) {
+                    Some(_) => Self::APP_HASH_VAR,
+                    None => Self::APP_HASH_FILE_VAR,
+                };
+                // The SDK keys the HMAC with the lowercase hex text.
+                let hash = AppHash::from_hex(&Zeroizing::new(hash.to_ascii_lowercase())).map_err(
+                    |_| ConfigError::Invalid {
+                        var,
+                        reason: "expected 64 hex characters",
+                    },
+                )?;
+                KeySource::AppHash(hash)
+            }
+            (None, secret, salt) => KeySource::Derive {
+                app_secret: secret.ok_or(ConfigError::Missing(Self::SECRET_VAR))?,
+                salt: salt.ok_or(ConfigError::Missing(Self::SALT_VAR))?,
+            },
+        };
         let app_id = get(Self::APP_ID_VAR)
             .or_else(|| get(Self::PUBLIC_APP_ID_VAR))
             .ok_or(ConfigError::Missing(Self::APP_ID_VAR))?;
@@ -368,12 +541,7 @@ impl UtilsioConfig {
                 }
             },
         };
-        Ok(UtilsioConfig {
-            app_secret: secret,
-            salt,
-            ..UtilsioConfig::new(String::new(), String::new(), app_id)
-        }
-        .with_require_https(require_https))
+        Ok(Self::from_source(key, app_id).with_require_https(require_https))
     }
 
     /// Turns the callback's HTTPS check on (default) or off.
@@ -404,21 +572,36 @@ impl UtilsioConfig {
         self.policy.https().is_required()
     }
 
-    /// Derives the key (scrypt, once, on tokio's blocking pool) and builds the
-    /// shared state. The secret and salt are zeroized afterwards.
+    /// Derives the key (scrypt, once, on tokio's blocking pool; nothing to
+    /// derive for an app hash) and builds the shared state. The secret and
+    /// salt are zeroized afterwards.
     ///
     /// # Errors
     /// [`ConfigError::Missing`] for an empty app id, [`ConfigError::Key`]
     /// for an empty secret or salt or a salt that is not hex.
-    pub async fn build(mut self) -> Result<UtilsioState, ConfigError> {
+    pub async fn build(self) -> Result<UtilsioState, ConfigError> {
+        let (key, policy) = self.into_parts().await?;
+        Ok(UtilsioState::with_policy(key, policy))
+    }
+
+    /// The key (derived off the executor) and the policy.
+    async fn into_parts(self) -> Result<(SigningKey, CallbackPolicy), ConfigError> {
         if self.policy.app_id().is_empty() {
             return Err(ConfigError::Missing(Self::APP_ID_VAR));
         }
-        // Move the buffers out (no copy); derive_async zeroizes them.
-        let secret = std::mem::take(&mut *self.app_secret);
-        let salt = std::mem::take(&mut *self.salt);
-        let key = SigningKey::derive_async(secret, salt, self.scrypt).await?;
-        Ok(UtilsioState::with_policy(key, self.policy))
+        let key = match self.key {
+            // Move the buffers out (no copy); derive_async zeroizes them.
+            KeySource::Derive {
+                mut app_secret,
+                mut salt,
+            } => {
+                let secret = std::mem::take(&mut *app_secret);
+                let salt = std::mem::take(&mut *salt);
+                SigningKey::derive_async(secret, salt, self.scrypt).await?
+            }
+            KeySource::AppHash(hash) => SigningKey::new(&hash),
+        };
+        Ok((key, self.policy))
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
@@ -49,7 +50,9 @@ impl IntoResponse for MessageError {
 /// An axum extractor holding the preloaded utilsio key, the app id and the
 /// clock, taken from the app's state (any state `S` with
 /// `UtilsioState: FromRef<S>`). Extracting it never fails and costs one
-/// reference-count increment; signing never re-derives or re-keys.
+/// reference-count increment; signing never re-derives or re-keys. Each
+/// signature uses the state's key of that moment (see
+/// [`UtilsioState::replace_key`]).
 ///
 /// ```
 /// use axum::{Json, Router, extract::FromRef, routing::post};
@@ -150,7 +153,7 @@ impl SigningService {
         let message = SignatureMessage::new(device_id, self.state.app_id(), unix_seconds)?
             .with_optional_additional_data(additional_data);
         Ok(AuthHeaders {
-            signature: self.key().sign(&message),
+            signature: self.state.load_key().sign(&message),
             timestamp: unix_seconds.to_string(),
         })
     }
@@ -160,18 +163,18 @@ impl SigningService {
     pub fn sign_callback(&self, callback: &CallbackRequest) -> AuthHeaders {
         crate::metrics::callback_signed();
         AuthHeaders {
-            signature: self.key().sign(callback.message()),
+            signature: self.state.load_key().sign(callback.message()),
             timestamp: callback.timestamp().to_string(),
         }
     }
 
     /// Signs any message with the preloaded key.
     pub fn sign_message(&self, message: &SignatureMessage<'_>) -> Signature {
-        self.key().sign(message)
+        self.state.load_key().sign(message)
     }
 
-    /// The preloaded key.
-    pub fn key(&self) -> &SigningKey {
+    /// The current key (as [`UtilsioState::key`]).
+    pub fn key(&self) -> Arc<SigningKey> {
         self.state.key()
     }
 

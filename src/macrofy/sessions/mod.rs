@@ -274,7 +274,8 @@ type Flights = Arc<Mutex<HashMap<String, Arc<Flight>>>>;
 #[derive(Clone)]
 pub struct SessionManager {
     app_id: Arc<str>,
-    key: SigningKey,
+    /// Shared by clones, so [`SessionManager::replace_key`] reaches them all.
+    key: Arc<arc_swap::ArcSwap<SigningKey>>,
     client: MacrofyClient,
     cache: Arc<dyn SessionCache>,
     clock: Arc<dyn Clock>,
@@ -312,7 +313,7 @@ impl SessionManager {
         let lock_ttl = client.timeout() * 2 + Duration::from_secs(1);
         Ok(SessionManager {
             app_id: Arc::from(app_id),
-            key,
+            key: Arc::new(arc_swap::ArcSwap::from_pointee(key)),
             client,
             cache: Arc::new(MemorySessionCache::new()),
             clock: Arc::new(SystemClock),
@@ -320,6 +321,13 @@ impl SessionManager {
             lock_ttl,
             flights: Flights::default(),
         })
+    }
+
+    /// Replaces the key gateway calls are signed with (a new app secret of
+    /// the same app), atomically, for this manager and its clones. Calls
+    /// already signed finish as they are; cached sessions stay valid.
+    pub fn replace_key(&self, key: SigningKey) {
+        self.key.store(Arc::new(key));
     }
 
     /// Where sessions are kept: [`MemorySessionCache`] for one instance, a
@@ -516,7 +524,7 @@ impl SessionManager {
     }
 
     async fn connect(&self, user_id: &str) -> Result<Session, ClientError> {
-        let payload = self.key.payload(&self.app_id, user_id);
+        let payload = self.key.load().payload(&self.app_id, user_id);
         self.client.exchange(&payload).await
     }
 }
