@@ -1,7 +1,7 @@
 //! A minimal hand-written axum handler doing the callback's work without the
 //! crate's layers: the baseline `scripts/load.sh` compares the server example
-//! against, served by the same bounded server. Not an example to copy (no 413
-//! handling, terse errors).
+//! against, served the same way (the bounded server, the same logs and
+//! request-id spans). Not an example to copy (no 413 handling, terse errors).
 //!
 //! Run with: cargo run --release --example bench_baseline --features server
 //!
@@ -21,6 +21,8 @@ use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 use tower_signing::utilsio::{
     DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SignatureMessage, SigningKey,
 };
+
+mod support;
 
 #[derive(Clone)]
 struct AppState {
@@ -70,6 +72,9 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // The same logs and request-id spans as the server example, so the load
+    // comparison measures the route and nothing else.
+    support::init_logs();
     let key = SigningKey::derive_async(DEMO_APP_SECRET, DEMO_SALT, ScryptParams::default()).await?;
     let app = Router::new()
         .route("/api/signature-callback", post(callback))
@@ -77,6 +82,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             key,
             app_id: DEMO_APP_ID,
         });
+    let app = support::with_request_ids(app);
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -39,6 +39,8 @@ use tower_signing::macrofy::gateway::{
 use tower_signing::macrofy::{self, CONNECT_PATH, SigningKey};
 use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 
+mod support;
+
 /// Public, demo only: anyone can read it here.
 const DEMO_JWT_SECRET: &str = "demo-macrofy-gateway-jwt-key-not-for-production";
 
@@ -165,7 +167,7 @@ async fn run() -> Result<(), String> {
     // deadline on Ctrl-C / SIGTERM.
     serve(
         listener,
-        with_request_ids(gateway.router::<()>()),
+        support::with_request_ids(gateway.router::<()>()),
         ServeConfig::default(),
         shutdown_signal(),
     )
@@ -192,58 +194,9 @@ async fn redis_quota(_url: &str) -> Result<impl QuotaStore, String> {
     )
 }
 
-/// Every request in a span with its request id: the caller's `x-request-id`
-/// or a new one (`<pid>-<n>`), echoed in the response.
-fn with_request_ids(app: axum::Router) -> axum::Router {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use axum::http::{HeaderName, HeaderValue, Request};
-    use tower_http::request_id::{
-        MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-    };
-    use tower_http::trace::TraceLayer;
-
-    #[derive(Clone, Default)]
-    struct Ids(Arc<AtomicU64>);
-    impl MakeRequestId for Ids {
-        fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-            let n = self.0.fetch_add(1, Ordering::Relaxed);
-            let id = format!("{}-{n}", std::process::id());
-            HeaderValue::from_str(&id).ok().map(RequestId::new)
-        }
-    }
-
-    let header = HeaderName::from_static("x-request-id");
-    let span = |request: &Request<_>| {
-        // A header value that reads as a string is visible ASCII.
-        let id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-    };
-    app.layer(
-        tower::ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(header.clone(), Ids::default()))
-            .layer(TraceLayer::new_for_http().make_span_with(span))
-            .layer(PropagateRequestIdLayer::new(header)),
-    )
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    use std::io::IsTerminal;
-    // Logs on stderr, without colours unless it is a terminal.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    support::init_logs();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -52,7 +52,6 @@
 //! internal address.
 
 use std::error::Error;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -64,7 +63,8 @@ use tower_signing::identity::{AuthenticatedUser, Unauthenticated};
 use tower_signing::macrofy::routes::{self as macrofy_routes, MacrofyConfig, MacrofyState};
 use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 use tower_signing::utilsio::{self, DEMO_APP_ID, UtilsioConfig, UtilsioState};
-use tracing_subscriber::EnvFilter;
+
+mod support;
 
 /// The demo sign-ins used when `EXAMPLE_USER_TOKENS` is unset.
 const DEMO_USER_TOKENS: &str = "demo-token-alice:alice,demo-token-bob:bob";
@@ -173,11 +173,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    support::init_logs();
     let metrics_addr = serve_metrics().await?;
 
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
@@ -226,7 +222,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
             tokens: tokens.clone(),
             utilsio: utilsio_state,
         });
-    let app = with_request_ids(app);
+    let app = support::with_request_ids(app);
 
     let listener = TcpListener::bind((host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
@@ -259,52 +255,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
     serve(listener, app, ServeConfig::default(), shutdown_signal()).await;
     eprintln!("server stopped");
     Ok(())
-}
-
-/// Every request in a span with its request id: the caller's `x-request-id`
-/// or a new one (`<pid>-<n>`), echoed in the response.
-fn with_request_ids(app: Router) -> Router {
-    use axum::http::{HeaderName, Request};
-    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-    use tower_http::trace::TraceLayer;
-
-    let header = HeaderName::from_static("x-request-id");
-    let span = |request: &Request<_>| {
-        // A header value that reads as a string is visible ASCII.
-        let id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-    };
-    app.layer(
-        tower::ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(
-                header.clone(),
-                RequestIds::default(),
-            ))
-            .layer(TraceLayer::new_for_http().make_span_with(span))
-            .layer(PropagateRequestIdLayer::new(header)),
-    )
-}
-
-/// Request ids `<pid>-<n>`: unique in this process, and across instances on
-/// one host.
-#[derive(Clone, Default)]
-struct RequestIds(Arc<std::sync::atomic::AtomicU64>);
-
-impl tower_http::request_id::MakeRequestId for RequestIds {
-    fn make_request_id<B>(
-        &mut self,
-        _: &axum::http::Request<B>,
-    ) -> Option<tower_http::request_id::RequestId> {
-        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{}-{n}", std::process::id());
-        axum::http::HeaderValue::from_str(&id)
-            .ok()
-            .map(tower_http::request_id::RequestId::new)
-    }
 }
 
 /// With `METRICS_ADDR` set: installs a Prometheus recorder and serves its

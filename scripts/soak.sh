@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-60s}"
 PORT="${PORT:-3910}"
 GATEWAY_PORT="${GATEWAY_PORT:-3911}"
-FEATURES="${FEATURES:---features client,server,gateway}"
+FEATURES="${FEATURES:---features client,server,gateway,redis}"
 BASE="http://127.0.0.1:${PORT}"
 TOKEN="soak-token"
 
