@@ -22,7 +22,7 @@
 //! gateway call per user between them.
 //!
 //! Macrofy uses `MACROFY_APP_ID` / `MACROFY_APP_SECRET`, or, when both are
-//! unset, the demo app served by `cargo run --example macrofy_gateway`
+//! unset, the demo app served by `cargo run --example macrofy_gateway --features gateway,server`
 //! (`MACROFY_BASE_URL` then defaults to that local gateway, 127.0.0.1:4000).
 //!
 //! With none of `UTILSIO_APP_SECRET`, `UTILSIO_APP_SALT`, `UTILSIO_APP_ID` /
@@ -367,7 +367,7 @@ fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &st
     if demo {
         println!("==================================================================");
         println!(" MACROFY DEMO MODE: demo app {app_id}, gateway {gateway}.");
-        println!(" Start the local gateway with: cargo run --example macrofy_gateway");
+        println!(" Start the local gateway with: cargo run --example macrofy_gateway --features gateway,server");
         println!(" Set MACROFY_APP_ID and MACROFY_APP_SECRET to serve a real app.");
         println!("==================================================================");
     } else {

@@ -1,5 +1,5 @@
 // The signature callback in plain Node (http + crypto), for comparison only.
-// Same demo credentials, checks and answers as `cargo run --example server`.
+// Same demo credentials, checks and answers as `cargo run --example server --features client,server`.
 //
 // Run with: PORT=3000 node scripts/node_baseline.js
 'use strict';
