@@ -1,6 +1,6 @@
 //! The app backend: utilsio and Macrofy signing routes as a standalone server.
 //!
-//! Run with: cargo run --example server --features server
+//! Run with: cargo run --example server --features client,server
 //!
 //! Serves, on `HOST`:`PORT` (default 127.0.0.1:3000):
 //! - `POST /api/signature-callback`: utilsio.dev's server-to-server callback (SPEC 1.5);
@@ -367,7 +367,9 @@ fn print_macrofy_banner(addr: SocketAddr, demo: bool, app_id: &str, gateway: &st
     if demo {
         println!("==================================================================");
         println!(" MACROFY DEMO MODE: demo app {app_id}, gateway {gateway}.");
-        println!(" Start the local gateway with: cargo run --example macrofy_gateway --features gateway,server");
+        println!(
+            " Start the local gateway with: cargo run --example macrofy_gateway --features gateway,server"
+        );
         println!(" Set MACROFY_APP_ID and MACROFY_APP_SECRET to serve a real app.");
         println!("==================================================================");
     } else {
