@@ -1,5 +1,6 @@
-//! An existing axum app with its own state and routes that mounts the
-//! utilsio routes and signs in one of its own handlers with `SigningService`.
+//! An existing axum app with its own state, routes and sign-in that mounts
+//! the utilsio callback, puts the auth-headers action behind its own
+//! sign-in, and signs in one of its own handlers with `SigningService`.
 //!
 //! Run with: cargo run --example axum_mount
 //!
@@ -9,18 +10,22 @@
 //! ```sh
 //! curl -s -X POST localhost:3000/api/subscribe -H 'authorization: Bearer demo-user-token' \
 //!      -H 'content-type: application/json' -d '{"deviceId":"device-123","amountPerDay":"0.033333"}'
+//! curl -s -X POST localhost:3000/api/utilsio/auth-headers -H 'authorization: Bearer demo-user-token' \
+//!      -H 'content-type: application/json' -d '{"deviceId":"device-123"}'
 //! ```
 
 use std::collections::HashMap;
 use std::error::Error;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use tower_signing::utilsio::routes::AUTH_HEADERS_PATH;
 use tower_signing::utilsio::{self, SigningService, UtilsioConfig, UtilsioState};
 
 /// The app's own state; `UtilsioState` is one field of it.
@@ -43,25 +48,37 @@ struct SubscribeRequest {
     amount_per_day: String,
 }
 
-/// The app's own handler: authenticates its user, then signs the
-/// subscription (`additionalData` = amountPerDay) in one line.
+/// The app's signed-in user: its own authorization, as an extractor. It
+/// answers 401 JSON when the bearer token is unknown.
+struct User(String);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match token.and_then(|t| state.users_by_token.get(t)) {
+            Some(user) => Ok(User(user.clone())),
+            None => Err((
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({"error": "Sign in first"})),
+            )
+                .into_response()),
+        }
+    }
+}
+
+/// The app's own handler: for a signed-in user, signs the subscription
+/// (`additionalData` = amountPerDay) in one line.
 async fn subscribe(
-    State(state): State<AppState>,
+    User(user): User,
     signer: SigningService,
-    headers: HeaderMap,
     Json(body): Json<SubscribeRequest>,
 ) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(user) = token.and_then(|t| state.users_by_token.get(t)) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"error": "Sign in first"})),
-        )
-            .into_response();
-    };
     tracing::info!(%user, "signing a subscription");
     signer
         .sign(&body.device_id, Some(&body.amount_per_day))
@@ -97,9 +114,15 @@ async fn run() -> Result<(), Box<dyn Error>> {
         users_by_token: Arc::new(HashMap::from([("demo-user-token".into(), "alice".into())])),
         utilsio: utilsio_state.clone(),
     };
+    // The callback (guarded by its own checks), and auth-headers behind the
+    // app's sign-in: no signing route is open to anonymous callers.
     let app = Router::new()
         .route("/", get(|| async { "my existing app" }))
         .route("/api/subscribe", post(subscribe))
+        .route(
+            AUTH_HEADERS_PATH,
+            utilsio::auth_headers_route::<User, AppState>(),
+        )
         .with_state(state)
         .merge(utilsio::router(utilsio_state));
 

@@ -1,6 +1,6 @@
 //! The signature callback checks served by plain hyper 1 + hyper-util, no axum.
 //!
-//! Run with: cargo run --example hyper_service
+//! Run with: cargo run --example hyper_service --features server
 //!
 //! Listens on 127.0.0.1:`PORT` (default 3000) with demo credentials and the
 //! HTTPS check off; every path runs the same callback layers. Try:
@@ -16,11 +16,12 @@ use std::error::Error;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use tower::{ServiceBuilder, ServiceExt};
-use tower_signing::utilsio::layer::{CallbackRequest, SignatureCallbackLayer};
-use tower_signing::utilsio::{DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SigningKey};
+use tower::ServiceBuilder;
+use tower_signing::server::{ServeConfig, serve, shutdown_signal};
+use tower_signing::utilsio::layer::SignatureCallbackLayer;
+use tower_signing::utilsio::{
+    CallbackRequest, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_SALT, ScryptParams, SigningKey,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -61,25 +62,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => break,
-        };
-        let service = service.clone();
-        tokio::spawn(async move {
-            // Bridge tower's `Service<Request<Incoming>>` to hyper's service trait.
-            let hyper_service =
-                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    service.clone().oneshot(req)
-                });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), hyper_service)
-                .await
-            {
-                tracing::debug!("connection error: {e}");
-            }
-        });
-    }
+    // Bounded (head/body timeouts, connection cap, drain deadline); it puts
+    // the TCP peer in the request's extensions as `PeerAddr`, for trusted
+    // proxies and allowed sources.
+    serve(listener, service, ServeConfig::default(), shutdown_signal()).await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! sandbox users, issue 7-day HS256 session JWTs, refresh them
 //! (`POST /api/auth/refresh`).
 //!
-//! Run with: cargo run --example macrofy_gateway
+//! Run with: cargo run --example macrofy_gateway --features gateway,server
 //!
 //! Environment (each has a demo default, printed at start-up):
 //! - `MACROFY_GATEWAY_APPS`: `appId:secret,appId:secret` (default: the demo
@@ -37,6 +37,7 @@ use tower_signing::macrofy::gateway::{
     SESSION_PATH, TOKEN_TTL_SECONDS,
 };
 use tower_signing::macrofy::{self, CONNECT_PATH, SigningKey};
+use tower_signing::server::{ServeConfig, serve, shutdown_signal};
 
 /// Public, demo only: anyone can read it here.
 const DEMO_JWT_SECRET: &str = "demo-macrofy-gateway-jwt-key-not-for-production";
@@ -160,10 +161,15 @@ async fn run() -> Result<(), String> {
         );
     }
 
-    axum::serve(listener, gateway.router::<()>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    // Bounded: request head and body timeouts, a connection cap, a drain
+    // deadline on Ctrl-C / SIGTERM.
+    serve(
+        listener,
+        gateway.router::<()>(),
+        ServeConfig::default(),
+        shutdown_signal(),
+    )
+    .await;
     println!("Macrofy gateway stopped");
     Ok(())
 }
@@ -184,27 +190,6 @@ async fn redis_quota(_url: &str) -> Result<impl QuotaStore, String> {
          run with --features gateway,redis"
             .to_owned(),
     )
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 #[tokio::main]

@@ -65,8 +65,16 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let macrofy_app_id = macrofy.app_id().to_owned();
     let macrofy_base_url = macrofy.base_url().to_owned();
 
+    // TODO(lead): auth. The auth-headers route signs for anyone here.
+    let auth_headers = Router::new()
+        .route(
+            utilsio::routes::AUTH_HEADERS_PATH,
+            utilsio::insecure_anonymous_auth_headers_route(),
+        )
+        .with_state(utilsio_state.clone());
     let app = Router::new()
         .merge(utilsio::router(utilsio_state))
+        .merge(auth_headers)
         .merge(macrofy_routes::router(macrofy));
 
     let listener = TcpListener::bind((host.as_str(), port)).await?;

@@ -1,5 +1,5 @@
-//! The response future shared by the middleware that decide before calling
-//! the inner service (the utilsio checks, the gateway's bearer check).
+//! The response future of middleware that decide before calling the inner
+//! service (the gateway's bearer check).
 
 use std::fmt;
 use std::future::Future;

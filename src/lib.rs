@@ -44,10 +44,14 @@
 //! ## Features
 //! - `tokio` (default): [`utilsio::SigningKey::derive_async`] runs scrypt on
 //!   the blocking pool.
+//! - always: [`utilsio::CallbackPolicy`], the signature callback verifier
+//!   (framework-neutral: `http` types and bytes in, a verified request or a
+//!   typed rejection out).
 //! - `tower` (default): [`utilsio::layer`], the signature callback checks as
-//!   tower layers (framework-neutral: axum, hyper, any `http` service).
-//! - `axum` (default): [`utilsio::router`] (the ready routes),
-//!   [`utilsio::SigningService`] (the extractor) and
+//!   tower layers (axum, hyper, any `http` service).
+//! - `axum` (default): [`utilsio::router`] (the callback route),
+//!   [`utilsio::VerifiedCallback`] and [`utilsio::SigningService`] (the
+//!   extractors), [`utilsio::auth_headers_route`] and
 //!   [`utilsio::UtilsioConfig`] (`from_env()`, key derivation once), and the
 //!   Macrofy backend routes in `macrofy::routes`.
 //! - `gateway` (default): `macrofy::gateway`, a local Macrofy-compatible
@@ -61,11 +65,9 @@
 
 mod clock;
 mod error;
-#[cfg(feature = "tower")]
+#[cfg(feature = "gateway")]
 mod future;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub mod http;
+mod json_body;
 pub mod macrofy;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
@@ -76,6 +78,34 @@ pub mod utilsio;
 pub use clock::{Clock, ManualClock, SystemClock, now_unix_seconds};
 pub use error::{HexProblem, InvalidSignature, KeyError};
 pub use signature::Signature;
+
+/// The default request body limit of every route and check that reads a
+/// body: 16 KiB. A real callback or connect body is a few hundred bytes.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// `get_ref`, `get_mut` and `into_inner` for a middleware whose wrapped
+/// service is the field `inner`.
+#[cfg(feature = "tower")]
+macro_rules! define_inner_service_accessors {
+    () => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// Unwraps the inner service.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+#[cfg(feature = "tower")]
+pub(crate) use define_inner_service_accessors;
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

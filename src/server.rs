@@ -278,7 +278,7 @@ where
     let timed_out = Arc::clone(&body.timed_out);
     let response = service.oneshot(Request::from_parts(parts, body)).await?;
     if timed_out.load(Ordering::Acquire) {
-        let mut response = crate::http::json_error::<Full<Bytes>>(
+        let mut response = crate::json_body::json_error::<Full<Bytes>>(
             StatusCode::REQUEST_TIMEOUT,
             "Request body was not received in time",
         );
@@ -290,13 +290,13 @@ where
     Ok(response.map(Either::Left))
 }
 
-/// Puts the TCP peer address where axum's `ConnectInfo<SocketAddr>`
-/// extractor (and the crate's trusted-proxy checks) look for it.
+/// Puts the TCP peer address where the crate's trusted-proxy and source
+/// checks ([`PeerAddr`](crate::utilsio::PeerAddr)) and axum's
+/// `ConnectInfo<SocketAddr>` extractor look for it.
 fn insert_peer(extensions: &mut http::Extensions, peer: SocketAddr) {
+    extensions.insert(crate::utilsio::PeerAddr(peer));
     #[cfg(feature = "axum")]
     extensions.insert(axum::extract::ConnectInfo(peer));
-    #[cfg(not(feature = "axum"))]
-    let _ = (extensions, peer);
 }
 
 /// `accept` failed because of that one connection (it was reset or refused

@@ -9,7 +9,10 @@ mod common;
 use axum::Router;
 use common::*;
 use tower_signing::ManualClock;
-use tower_signing::utilsio::{self, SigningKey, UtilsioState};
+use tower_signing::utilsio::routes::AUTH_HEADERS_PATH;
+use tower_signing::utilsio::{
+    self, AuthHeaders, HttpsPolicy, SigningKey, SigningService, UtilsioState, VerifiedCallback,
+};
 
 const CALLBACK: &str = "/api/signature-callback";
 const AUTH: &str = "/api/utilsio/auth-headers";
@@ -18,10 +21,15 @@ const HTTPS: &str = "X-Forwarded-Proto: https";
 const JSON_CT: &str = "Content-Type: application/json";
 const MISSING: &str = "Missing required fields: deviceId, appId, additionalData, timestamp";
 
-/// A server with the HTTPS check on (the default), its clock at NOW.
+/// A server with the HTTPS check on (the default), its clock at NOW: the
+/// callback router, and the auth-headers route without authorization (the
+/// route's own behaviour is under test here).
 async fn server() -> (TestServer, ManualClock) {
     let clock = ManualClock::new(NOW);
-    let app: Router = utilsio::router(state(&clock));
+    let auth_headers = Router::new()
+        .route(AUTH, utilsio::insecure_anonymous_auth_headers_route())
+        .with_state(state(&clock));
+    let app: Router = utilsio::router(state(&clock)).merge(auth_headers);
     (serve(app).await, clock)
 }
 
@@ -87,6 +95,219 @@ async fn spec_table_row2_https() {
     )
     .await;
     assert_eq!(res.status, 200);
+}
+
+/// The forwarding attacks of issue 7, each over real TCP: all refused.
+#[tokio::test]
+async fn forwarding_attacks_are_refused() {
+    let (srv, _clock) = server().await;
+    for extra in [
+        &["X-Forwarded-Proto: https, http"][..],
+        &["X-Forwarded-Proto: https", "X-Forwarded-Proto: http"],
+        &["X-Forwarded-Proto: http", "Forwarded: proto=https"],
+        &["Forwarded: proto=https;proto=http"],
+        &["Forwarded: for=\"x;proto=https\""],
+        &["Forwarded: proto=https, proto=http"],
+    ] {
+        let mut headers = vec![ORIGIN];
+        headers.extend(extra);
+        post(srv.addr, CALLBACK, &headers, &valid_body())
+            .await
+            .assert_error(403, "HTTPS required");
+    }
+    // An absolute-form target naming https, over plain HTTP.
+    let body = valid_body();
+    let head = format!(
+        "POST https://{}{CALLBACK} HTTP/1.1\r\nContent-Length: {}\r\n{ORIGIN}",
+        srv.addr,
+        body.len()
+    );
+    send_raw(srv.addr, &head, &[body.as_bytes()])
+        .await
+        .assert_error(403, "HTTPS required");
+}
+
+/// Behind a trusted proxy (here the loopback peer): the value the proxy
+/// appended counts; from an untrusted peer, no forwarded header does.
+#[tokio::test]
+async fn trusted_proxies_and_untrusted_peers() {
+    let clock = ManualClock::new(NOW);
+    let trusting = state(&clock)
+        .with_https(HttpsPolicy::required().with_trusted_proxies(["127.0.0.0/8".parse().unwrap()]));
+    let srv = serve_with_connect_info(utilsio::router(trusting)).await;
+    let res = post(
+        srv.addr,
+        CALLBACK,
+        &[ORIGIN, "X-Forwarded-Proto: http, https"],
+        &valid_body(),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    post(
+        srv.addr,
+        CALLBACK,
+        &[ORIGIN, "X-Forwarded-Proto: https, http"],
+        &valid_body(),
+    )
+    .await
+    .assert_error(403, "HTTPS required");
+
+    let elsewhere = state(&clock)
+        .with_https(HttpsPolicy::required().with_trusted_proxies(["10.0.0.0/8".parse().unwrap()]));
+    let srv = serve_with_connect_info(utilsio::router(elsewhere)).await;
+    post(srv.addr, CALLBACK, &[ORIGIN, HTTPS], &valid_body())
+        .await
+        .assert_error(403, "HTTPS required");
+}
+
+#[tokio::test]
+async fn source_allow_list_refuses_other_addresses() {
+    let clock = ManualClock::new(NOW);
+    let policy = |sources: &str| {
+        state(&clock)
+            .callback_policy()
+            .clone()
+            .with_allowed_sources([sources.parse().unwrap()])
+    };
+    let allowed = state(&clock).with_callback_policy(policy("127.0.0.1/32"));
+    let srv = serve_with_connect_info(utilsio::router(allowed)).await;
+    assert_eq!(
+        post(srv.addr, CALLBACK, &[ORIGIN, HTTPS], &valid_body())
+            .await
+            .status,
+        200
+    );
+    let refused = state(&clock).with_callback_policy(policy("203.0.113.0/24"));
+    let srv = serve_with_connect_info(utilsio::router(refused)).await;
+    post(srv.addr, CALLBACK, &[ORIGIN, HTTPS], &valid_body())
+        .await
+        .assert_error(403, "Unauthorized origin");
+    // Without the peer address (no ConnectInfo) nothing can be allowed.
+    let unknown = state(&clock).with_callback_policy(policy("127.0.0.1/32"));
+    let srv = serve(utilsio::router(unknown)).await;
+    post(srv.addr, CALLBACK, &[ORIGIN, HTTPS], &valid_body())
+        .await
+        .assert_error(403, "Unauthorized origin");
+}
+
+async fn my_callback(
+    signer: SigningService,
+    VerifiedCallback(callback): VerifiedCallback,
+) -> AuthHeaders {
+    signer.sign_callback(&callback)
+}
+
+/// The extractor on the app's own route, and the layer on the app's own
+/// route with `.layer` and `.route_layer`: the same answers, and 405 JSON
+/// with `Allow: POST` for a GET (with `.layer` the layer answers it; with
+/// `.route_layer` the route's fallback does, since the layer never sees it).
+#[tokio::test]
+async fn extractor_and_layer_on_the_apps_own_route() {
+    let clock = ManualClock::new(NOW);
+    let st = state(&clock);
+    let layer = st.callback_layer();
+    let extractor = Router::new()
+        .route(
+            "/cb",
+            axum::routing::post(my_callback).fallback(utilsio::routes::post_only_fallback),
+        )
+        .with_state(st.clone());
+    let with_layer = Router::new()
+        .route("/cb", axum::routing::post(my_callback))
+        .layer(layer.clone())
+        .with_state(st.clone());
+    let with_route_layer = Router::new()
+        .route(
+            "/cb",
+            axum::routing::post(my_callback).fallback(utilsio::routes::post_only_fallback),
+        )
+        .route_layer(layer)
+        .with_state(st.clone());
+    let on_the_method_router = Router::new()
+        .route(
+            "/cb",
+            axum::routing::post(my_callback).layer(st.callback_layer()),
+        )
+        .with_state(st.clone());
+    for app in [
+        extractor,
+        with_layer,
+        with_route_layer,
+        on_the_method_router,
+    ] {
+        let srv = serve(app).await;
+        let res = post(srv.addr, "/cb", &[ORIGIN, HTTPS], &valid_body()).await;
+        assert_signed(
+            &res,
+            &format!("device-1-{APP_ID}-{NOW}-0.033333"),
+            &NOW.to_string(),
+        );
+        post(srv.addr, "/cb", &[HTTPS], &valid_body())
+            .await
+            .assert_error(403, "Unauthorized origin");
+        post(
+            srv.addr,
+            "/cb",
+            &[ORIGIN, HTTPS],
+            &callback_body("d", "other", "x", &NOW.to_string()),
+        )
+        .await
+        .assert_error(403, "Invalid appId");
+        let res = send_raw(srv.addr, &format!("GET /cb HTTP/1.1\r\n{ORIGIN}"), &[]).await;
+        res.assert_error(405, "Method not allowed: use POST");
+        assert_eq!(res.header("allow"), Some("POST"));
+    }
+}
+
+#[tokio::test]
+async fn router_mounts_only_the_callback() {
+    let clock = ManualClock::new(NOW);
+    let srv = serve(utilsio::router(state(&clock))).await;
+    let res = post(srv.addr, AUTH, &[], r#"{"deviceId":"d"}"#).await;
+    assert_eq!(res.status, 404);
+}
+
+/// The app's authorization extractor guards the auth-headers route.
+struct SignedIn;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
+    type Rejection = (axum::http::StatusCode, axum::Json<serde_json::Value>);
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match parts.headers.get("authorization") {
+            Some(v) if v == "Bearer t0ken" => Ok(SignedIn),
+            _ => Err((
+                axum::http::StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"error": "Sign in first"})),
+            )),
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_headers_route_answers_only_authorized_callers() {
+    let clock = ManualClock::new(NOW);
+    let app = Router::new()
+        .route(
+            AUTH_HEADERS_PATH,
+            utilsio::auth_headers_route::<SignedIn, UtilsioState>(),
+        )
+        .with_state(state(&clock));
+    let srv = serve(app).await;
+    let body = r#"{"deviceId":"device-9"}"#;
+    post(srv.addr, AUTH, &[], body)
+        .await
+        .assert_error(401, "Sign in first");
+    post(srv.addr, AUTH, &["Authorization: Bearer wrong"], body)
+        .await
+        .assert_error(401, "Sign in first");
+    let res = post(srv.addr, AUTH, &["Authorization: Bearer t0ken"], body).await;
+    assert_signed(&res, &format!("device-9-{APP_ID}-{NOW}"), &NOW.to_string());
+    let res = send_raw(srv.addr, &format!("GET {AUTH} HTTP/1.1"), &[]).await;
+    res.assert_error(405, "Method not allowed: use POST");
 }
 
 #[tokio::test]

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use common::*;
 use tower_signing::ManualClock;
-use tower_signing::utilsio::layer::{CallbackRequest, SignatureCallbackLayer};
-use tower_signing::utilsio::{self, AppHash, ScryptParams, UtilsioConfig};
+use tower_signing::utilsio::layer::SignatureCallbackLayer;
+use tower_signing::utilsio::routes::AUTH_HEADERS_PATH;
+use tower_signing::utilsio::{self, AppHash, CallbackRequest, ScryptParams, UtilsioConfig};
 
 const SECRET: &str = "hygiene-secret-4f1d";
 const SALT: &str = "a1b2c3d4e5f60718";
@@ -52,7 +53,13 @@ async fn logs_and_debug_carry_no_secrets_or_signatures() {
     let app_hash = AppHash::derive(SECRET, SALT, params()).unwrap();
     let hash_hex = app_hash.expose_hex().to_owned();
 
-    let srv = serve(Router::new().merge(utilsio::router(state.clone()))).await;
+    let auth_headers = Router::new()
+        .route(
+            AUTH_HEADERS_PATH,
+            utilsio::insecure_anonymous_auth_headers_route(),
+        )
+        .with_state(state.clone());
+    let srv = serve(utilsio::router(state.clone()).merge(auth_headers)).await;
     let body = callback_body("device-1", APP_ID, "0.5", &NOW.to_string());
     let origin = "X-utilsio-Origin: utilsio.dev";
     let https = "X-Forwarded-Proto: https";

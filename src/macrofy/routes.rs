@@ -40,7 +40,7 @@ use http::StatusCode;
 use super::validate::string_field;
 use super::{DEFAULT_BASE_URL, DEMO_APP_ID, DEMO_APP_SECRET, DEMO_GATEWAY_URL};
 use super::{SignaturePayload, SigningKey, ValidationError, validate_app_id, validate_user_id};
-use crate::http::{JsonBodyError, json_error, parse_json_object, read_limited};
+use crate::json_body::{json_error, read_fields, read_limited};
 
 /// The backend signature route (SPEC 2.2).
 pub const SIGNATURE_PATH: &str = "/api/macrofy-signature";
@@ -51,8 +51,7 @@ pub const SESSION_PATH: &str = "/api/macrofy-session";
 /// The default bound on the session route's gateway call: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body limit of both routes (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// Building a [`MacrofyConfig`] failed. Messages name the variable or
 /// setting, never a secret.
@@ -366,12 +365,12 @@ where
 {
     let router = Router::new().route(
         SIGNATURE_PATH,
-        post(signature_handler).fallback(crate::http::post_only),
+        post(signature_handler).fallback(crate::json_body::post_only),
     );
     #[cfg(feature = "client")]
     let router = router.route(
         SESSION_PATH,
-        post(session_handler).fallback(crate::http::post_only),
+        post(session_handler).fallback(crate::json_body::post_only),
     );
     router.with_state(MacrofyState::from(config))
 }
@@ -381,17 +380,14 @@ where
 async fn read_user_id(state: &MacrofyState, request: Request) -> Result<String, Response> {
     let (parts, body) = request.into_parts();
     let bad = |status, msg: &str| json_error::<axum::body::Body>(status, msg);
-    let bytes = read_limited(&parts.headers, body, state.config().body_limit)
+    let [user_id] = read_limited(&parts.headers, body, state.config().body_limit)
         .await
-        .map_err(|e| {
-            let e = JsonBodyError::from(e);
-            bad(e.status(), &e.to_string())
-        })?;
-    let map = parse_json_object(&bytes).map_err(|e| bad(e.status(), &e.to_string()))?;
-    let user_id = string_field(&map, "userId")
-        .and_then(|u| validate_user_id(u).map(|()| u))
+        .and_then(|bytes| read_fields(&bytes, &["userId"]))
+        .map_err(|e| bad(e.status(), &e.to_string()))?;
+    let user_id = string_field(user_id, "userId")
+        .and_then(|u| validate_user_id(&u).map(|()| u))
         .map_err(|e| bad(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    Ok(user_id.to_owned())
+    Ok(user_id)
 }
 
 async fn signature_handler(State(state): State<MacrofyState>, request: Request) -> Response {

@@ -2,9 +2,8 @@
 //! gateway (which answers 400) and the client (which refuses before any
 //! network call, SPEC 2.4).
 
-use serde_json::{Map, Value};
-
 use super::SignaturePayload;
+use crate::json_body::JsonField;
 
 /// The longest userId accepted, in UTF-8 bytes.
 pub(crate) const MAX_USER_ID_BYTES: usize = 256;
@@ -105,47 +104,51 @@ pub fn validate_signature_format(signature: &str) -> Result<(), ValidationError>
     }
 }
 
-/// Reads `field` from a JSON object as a string: absent, `null` or `""` is
-/// [`ValidationError::Missing`], any other non-string is
+/// A field read with the crate's JSON field reader as a string: absent,
+/// `null` or `""` is [`ValidationError::Missing`], any other non-string is
 /// [`ValidationError::NotAString`].
-pub(crate) fn string_field<'a>(
-    map: &'a Map<String, Value>,
-    field: &'static str,
-) -> Result<&'a str, ValidationError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Err(ValidationError::Missing { field }),
-        Some(Value::String(s)) if s.is_empty() => Err(ValidationError::Missing { field }),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ValidationError::NotAString { field }),
+pub(crate) fn string_field(
+    field: JsonField,
+    name: &'static str,
+) -> Result<String, ValidationError> {
+    match field.into_optional_string() {
+        Ok(Some(s)) if !s.is_empty() => Ok(s),
+        Ok(_) => Err(ValidationError::Missing { field: name }),
+        Err(_) => Err(ValidationError::NotAString { field: name }),
     }
 }
 
-/// Builds and validates a connect payload from a parsed JSON body, checking
-/// appId, then userId, then signature.
+/// The fields of a connect body, in the order [`payload_from_fields`] takes them.
 #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
-pub(crate) fn payload_from_json(
-    map: &Map<String, Value>,
+pub(crate) const CONNECT_FIELDS: [&str; 3] = ["appId", "userId", "signature"];
+
+/// Builds and validates a connect payload from the [`CONNECT_FIELDS`] of a
+/// JSON body, checking appId, then userId, then signature.
+#[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+pub(crate) fn payload_from_fields(
+    [app_id, user_id, signature]: [JsonField; 3],
 ) -> Result<SignaturePayload, ValidationError> {
-    let app_id = string_field(map, "appId")?;
-    validate_app_id(app_id)?;
-    let user_id = string_field(map, "userId")?;
-    validate_user_id(user_id)?;
-    let signature = string_field(map, "signature")?;
-    validate_signature_format(signature)?;
+    let app_id = string_field(app_id, "appId")?;
+    validate_app_id(&app_id)?;
+    let user_id = string_field(user_id, "userId")?;
+    validate_user_id(&user_id)?;
+    let signature = string_field(signature, "signature")?;
+    validate_signature_format(&signature)?;
     Ok(SignaturePayload {
-        app_id: app_id.to_owned(),
-        user_id: user_id.to_owned(),
-        signature: signature.to_owned(),
+        app_id,
+        user_id,
+        signature,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json_body::read_fields;
+    use serde_json::{Value, json};
 
     fn check(v: Value) -> Result<SignaturePayload, ValidationError> {
-        payload_from_json(v.as_object().unwrap())
+        payload_from_fields(read_fields(v.to_string().as_bytes(), &CONNECT_FIELDS).unwrap())
     }
 
     const SIG: &str = "2649e268d187868c4a0bbc20976244f4eab9044ae8a241f90f400898cdefb7b6";

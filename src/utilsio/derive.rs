@@ -1,4 +1,4 @@
-//! SPEC 1.1: the app hash, `hex(scrypt(appSecret, hexDecode(salt), N, r, p, keyLen))`.
+//! The app hash: `hex(scrypt(appSecret, hexDecode(salt), N, r, p, keyLen))`.
 
 use std::fmt;
 
@@ -152,7 +152,7 @@ impl ScryptParams {
 
 /// The utilsio "app hash": the scrypt-derived key as lowercase hex text.
 ///
-/// Its hex *text* is the HMAC key (SPEC 1.3). It prints `AppHash([redacted])`
+/// Its hex *text* is the HMAC key. It prints `AppHash([redacted])`
 /// in `Debug` and is zeroized on drop (the text lives in [`Zeroizing`]). Build a
 /// [`SigningKey`](crate::utilsio::SigningKey) from it once, at start-up.
 #[derive(Clone)]
@@ -170,7 +170,7 @@ impl fmt::Debug for AppHash {
 }
 
 impl AppHash {
-    /// Derives the app hash with scrypt (SPEC 1.1), blocking the thread for
+    /// Derives the app hash with scrypt, blocking the thread for
     /// tens of milliseconds and about 16 MiB with the defaults.
     ///
     /// Do this once at start-up; in async code use

@@ -1,4 +1,4 @@
-//! SPEC 1.3: the preloaded signing key.
+//! The preloaded signing key.
 
 use std::fmt;
 
@@ -47,7 +47,7 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Keys the HMAC with the app hash's hex text (SPEC 1.3: the text, not the
+    /// Keys the HMAC with the app hash's hex text (the text, not the
     /// decoded bytes).
     pub fn new(app_hash: &AppHash) -> Self {
         let mac = <HmacSha256 as KeyInit>::new_from_slice(app_hash.expose_hex().as_bytes())
@@ -55,7 +55,7 @@ impl SigningKey {
         SigningKey { mac }
     }
 
-    /// Derives the app hash (SPEC 1.1, blocking) and keys the HMAC with it.
+    /// Derives the app hash (scrypt, blocking) and keys the HMAC with it.
     ///
     /// # Errors
     /// As [`AppHash::derive`].

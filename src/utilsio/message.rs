@@ -1,4 +1,4 @@
-//! SPEC 1.2: the canonical message `deviceId-appId-timestamp[-additionalData]`.
+//! The canonical message `deviceId-appId-timestamp[-additionalData]`.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,4 +1,5 @@
-//! utilsio (subscription payments): SPEC sections 1.1 to 1.3.
+//! utilsio (subscription payments): key derivation, the canonical message,
+//! signing, and the signature callback verifier.
 //!
 //! The backend derives an app hash from its secret with scrypt **once**
 //! ([`SigningKey::derive`] or [`SigningKey::derive_async`]), then signs
@@ -34,7 +35,12 @@ pub const DEMO_APP_SECRET: &str = "demo-secret-DO-NOT-USE-IN-PRODUCTION";
 /// The demo salt (hex of `demo-salt`) paired with [`DEMO_APP_SECRET`].
 pub const DEMO_SALT: &str = "64656d6f2d73616c74";
 
+mod callback;
+#[cfg(feature = "axum")]
+mod config;
 mod derive;
+#[cfg(feature = "axum")]
+mod extract;
 mod key;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -43,17 +49,22 @@ mod message;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod routes;
-#[cfg(feature = "axum")]
-mod service;
 mod window;
 
+pub use callback::{
+    CallbackField, CallbackPolicy, CallbackRejection, CallbackRequest, DEFAULT_ORIGIN, HttpsPolicy,
+    ORIGIN_HEADER, OriginProblem, PeerAddr, TlsConnected,
+};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use config::{ConfigError, UtilsioConfig, UtilsioState};
 pub use derive::{AppHash, MAX_SCRYPT_MEMORY, ScryptParams};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use extract::{AuthHeaders, SigningService, VerifiedCallback};
 pub use key::SigningKey;
 pub use message::{MessageError, SignatureMessage, Timestamp, cancellation_additional_data};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use routes::{ConfigError, UtilsioConfig, UtilsioState, router};
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use service::{AuthHeaders, SigningService};
+pub use routes::{auth_headers_route, insecure_anonymous_auth_headers_route, router};
 pub use window::{TimestampError, TimestampWindow};

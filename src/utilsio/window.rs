@@ -1,4 +1,4 @@
-//! The timestamp freshness check of SPEC 1.5 row 4, framework-neutral.
+//! The timestamp freshness check of the signature callback, framework-neutral.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub enum TimestampError {
 }
 
 /// How far a request's timestamp may be from now: `|now - timestamp| <= 60 s`
-/// by default (SPEC 1.5), with separate past and future tolerances.
+/// by default, with separate past and future tolerances.
 ///
 /// ```
 /// use std::time::Duration;

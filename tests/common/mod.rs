@@ -65,16 +65,35 @@ impl Drop for TestServer {
 }
 
 pub async fn serve(app: Router) -> TestServer {
+    serve_with(app, false).await
+}
+
+/// [`serve`], with axum's `ConnectInfo<SocketAddr>` (the TCP peer) in every
+/// request's extensions.
+pub async fn serve_with_connect_info(app: Router) -> TestServer {
+    serve_with(app, true).await
+}
+
+async fn serve_with(app: Router, connect_info: bool) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        if connect_info {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .unwrap();
+        } else {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .unwrap();
+        }
     });
     TestServer {
         addr,

@@ -52,7 +52,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::{
     CONNECT_PATH, DEFAULT_BASE_URL, Session, SessionUser, SignaturePayload, ValidationError,
 };
-use crate::http::ErrorBody;
+use crate::json_body::ErrorBody;
 use crate::{Clock, SystemClock};
 
 mod store;

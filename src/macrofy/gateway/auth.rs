@@ -13,7 +13,7 @@ use super::{Claims, Gateway, TokenError};
 /// The response future of [`RequireBearer`]: the inner service's, or an
 /// already-built 401.
 pub use crate::future::ResponseFuture;
-use crate::http::json_error;
+use crate::json_body::json_error;
 
 fn unauthorized<B: From<Bytes>>(error: TokenError) -> Response<B> {
     let mut res = json_error(StatusCode::UNAUTHORIZED, &error.to_string());

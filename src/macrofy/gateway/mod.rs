@@ -73,9 +73,9 @@ use hmac::{KeyInit, Mac};
 use http::StatusCode;
 use zeroize::Zeroizing;
 
-use super::validate::payload_from_json;
+use super::validate::{CONNECT_FIELDS, payload_from_fields};
 use super::{CONNECT_PATH, Session, SessionUser, SignaturePayload, ValidationError};
-use crate::http::{JsonBodyError, json_error, parse_json_object, read_limited};
+use crate::json_body::{BodyRejection, json_error, read_fields, read_limited};
 use crate::signature::HmacSha256;
 use crate::{Clock, SystemClock};
 
@@ -110,8 +110,7 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The default sandbox limit: distinct users per app.
 pub const DEFAULT_SANDBOX_USER_LIMIT: u64 = 100;
 
-/// The default request body limit of the connect route (16 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+use crate::DEFAULT_BODY_LIMIT;
 
 /// The default `iss` claim.
 pub const DEFAULT_ISSUER: &str = "macrofy-gateway";
@@ -445,8 +444,8 @@ impl ConnectError {
     }
 }
 
-impl From<JsonBodyError> for ConnectError {
-    fn from(e: JsonBodyError) -> Self {
+impl From<BodyRejection> for ConnectError {
+    fn from(e: BodyRejection) -> Self {
         ConnectError::Body {
             status: e.status(),
             message: e.to_string(),
@@ -634,15 +633,15 @@ impl Gateway {
         Router::new()
             .route(
                 CONNECT_PATH,
-                post(connect_handler).fallback(crate::http::post_only),
+                post(connect_handler).fallback(crate::json_body::post_only),
             )
             .route(
                 REFRESH_PATH,
-                post(refresh_handler).fallback(crate::http::post_only),
+                post(refresh_handler).fallback(crate::json_body::post_only),
             )
             .route(
                 SESSION_PATH,
-                get(session_handler).fallback(crate::http::get_only),
+                get(session_handler).fallback(crate::json_body::get_only),
             )
             .with_state(self.clone())
     }
@@ -651,11 +650,8 @@ impl Gateway {
 async fn connect_handler(State(gateway): State<Gateway>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let result = async {
-        let bytes = read_limited(&parts.headers, body, gateway.inner.body_limit)
-            .await
-            .map_err(JsonBodyError::from)?;
-        let map = parse_json_object(&bytes)?;
-        let payload = payload_from_json(&map)?;
+        let bytes = read_limited(&parts.headers, body, gateway.inner.body_limit).await?;
+        let payload = payload_from_fields(read_fields(&bytes, &CONNECT_FIELDS)?)?;
         gateway.connect(&payload).await
     }
     .await;

@@ -1,22 +1,26 @@
-//! The [`SigningService`] extractor: sign in one line from any axum handler.
+//! The axum extractors: [`SigningService`] (sign in one line from any
+//! handler) and [`VerifiedCallback`] (a signature callback that passed every
+//! check).
 
 use std::convert::Infallible;
 use std::fmt;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use serde::Serialize;
 
-use super::layer::CallbackRequest;
-use super::{MessageError, SignatureMessage, SigningKey, UtilsioState};
+use super::layer::{Responder, peer_addr};
+use super::{
+    CallbackRejection, CallbackRequest, MessageError, SignatureMessage, SigningKey, UtilsioState,
+};
 use crate::Signature;
-use crate::http::json_error;
+use crate::json_body::{json_error, read_limited};
 
 /// What the "get auth headers" server action and the signature callback
-/// answer (SPEC 1.4, 1.5): `{"signature": hex, "timestamp": "<Unix seconds>"}`,
-/// the timestamp as a string.
+/// answer: `{"signature": hex, "timestamp": "<Unix seconds>"}`, the timestamp
+/// as a string.
 ///
 /// `Debug` redacts the signature; serialize it (or return it from a
 /// handler: it is `IntoResponse` as JSON) to send it.
@@ -184,7 +188,66 @@ impl SigningService {
     }
 }
 
-/// `json_error` with axum's body, for the routes.
-pub(crate) fn json_response(status: StatusCode, message: &str) -> Response {
-    json_error::<axum::body::Body>(status, message)
+impl IntoResponse for CallbackRejection {
+    /// The JSON answer (`{"error": ...}` with the rejection's status, and
+    /// `Allow: POST` for a 405), the typed rejection in the extensions, and a
+    /// `tracing` warn event.
+    fn into_response(self) -> Response {
+        Responder::default().reject(self)
+    }
+}
+
+/// An axum extractor for the signature callback: runs every check of the
+/// state's [`CallbackPolicy`](super::CallbackPolicy) inside the handler (no
+/// layer needed), with the state taken from any `S` with
+/// `UtilsioState: FromRef<S>`. The body is read once, within the policy's
+/// limit, after the header checks passed. When a callback layer ran in front
+/// of the handler, its already verified [`CallbackRequest`] is used.
+///
+/// The rejection is the [`CallbackRejection`] (a JSON error response). The
+/// TCP peer (for trusted proxies and allowed sources) comes from axum's
+/// `ConnectInfo<SocketAddr>` (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`) or the
+/// [`PeerAddr`](super::PeerAddr) extension.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use tower_signing::utilsio::{AuthHeaders, SigningKey, SigningService, UtilsioState, VerifiedCallback};
+///
+/// async fn callback(signer: SigningService, VerifiedCallback(callback): VerifiedCallback) -> AuthHeaders {
+///     signer.sign_callback(&callback)
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let key = SigningKey::from_app_hash_hex(
+///     "2c9813b452ac80dde85016222a3c08e4f88e38a39a7f699d134fe9c5bf6d4ac1",
+/// )?;
+/// let app: Router = Router::new()
+///     .route("/api/signature-callback", post(callback))
+///     .with_state(UtilsioState::new(key, "my-app-id"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct VerifiedCallback(pub CallbackRequest);
+
+impl<S> FromRequest<S> for VerifiedCallback
+where
+    UtilsioState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = CallbackRejection;
+
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(callback) = req.extensions_mut().remove::<CallbackRequest>() {
+            return Ok(VerifiedCallback(callback));
+        }
+        let state = UtilsioState::from_ref(state);
+        let policy = state.callback_policy();
+        let peer = peer_addr(req.extensions());
+        let (parts, body) = req.into_parts();
+        policy.check_head(&parts.method, &parts.headers, &parts.extensions, peer)?;
+        let bytes = read_limited(&parts.headers, body, policy.body_limit()).await?;
+        policy.verify_body(&bytes).map(VerifiedCallback)
+    }
 }

@@ -1,16 +1,14 @@
-//! Why a callback was rejected, and how the rejection becomes a response.
+//! Why a callback was rejected.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::StatusCode;
 
-use crate::http::json_error;
+use crate::json_body::{BodyRejection, method_not_allowed_text};
 use crate::utilsio::TimestampError;
 
-/// Why the origin check failed. All three answer 403 `Unauthorized origin`.
+/// Why the origin check failed. All answer 403 `Unauthorized origin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OriginProblem {
@@ -20,6 +18,8 @@ pub enum OriginProblem {
     Mismatch,
     /// The header was sent more than once.
     Repeated,
+    /// The caller's address is not in the allowed sources.
+    SourceNotAllowed,
 }
 
 impl fmt::Display for OriginProblem {
@@ -28,6 +28,7 @@ impl fmt::Display for OriginProblem {
             OriginProblem::Missing => "origin header missing",
             OriginProblem::Mismatch => "origin header has another value",
             OriginProblem::Repeated => "origin header repeated",
+            OriginProblem::SourceNotAllowed => "source address not allowed",
         })
     }
 }
@@ -68,12 +69,13 @@ impl fmt::Display for CallbackField {
 /// response's extensions and used to build its body.
 ///
 /// [`CallbackRejection::status`] and [`CallbackRejection::body_text`] give the
-/// SPEC 1.5 answer; `Display` adds detail for logs (which side of the window
-/// a timestamp fell off, which origin problem), never secrets or the body.
+/// answer utilsio expects; `Display` adds detail for logs (which side of the
+/// window a timestamp fell off, which origin problem), never secrets or the
+/// body.
 ///
 /// ```
 /// use http::StatusCode;
-/// use tower_signing::utilsio::layer::CallbackRejection;
+/// use tower_signing::utilsio::CallbackRejection;
 ///
 /// assert_eq!(CallbackRejection::InvalidAppId.status(), StatusCode::FORBIDDEN);
 /// assert_eq!(CallbackRejection::MissingFields.body_text(),
@@ -82,9 +84,12 @@ impl fmt::Display for CallbackField {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallbackRejection {
-    /// Row 1: the origin header is missing, different or repeated (403).
+    /// The method is not `POST` (405, with `Allow: POST`).
+    MethodNotAllowed,
+    /// The origin header is missing, different or repeated, or the caller's
+    /// address is not an allowed source (403).
     UnauthorizedOrigin(OriginProblem),
-    /// Row 2: the request did not come over HTTPS (403).
+    /// The request did not come over HTTPS (403).
     HttpsRequired,
     /// The body is over the size limit (413).
     BodyTooLarge {
@@ -98,23 +103,19 @@ pub enum CallbackRejection {
     InvalidJson(String),
     /// The body is JSON but not an object (400).
     NotAnObject,
-    /// Row 3: a field is missing or falsy (400).
+    /// A field is missing or falsy: absent, `null`, `""`, `0` or `false` (400).
     MissingFields,
     /// A field has the wrong type: a non-string for a string field, or a
     /// timestamp that is not a non-negative integer (or a string of decimal
     /// digits) fitting in 64 bits (400).
     InvalidField(CallbackField),
-    /// Row 4: the timestamp is outside the window (400).
+    /// The timestamp is outside the window (400).
     InvalidTimestamp(TimestampError),
-    /// Row 5: the body's appId is not this app's (403).
+    /// The body's appId is not this app's (403).
     InvalidAppId,
-    /// A check that needs the parsed body ran without
-    /// [`CallbackBodyLayer`](super::CallbackBodyLayer) in front of it: a
-    /// server misconfiguration, not bad input (500).
-    BodyNotParsed,
 }
 
-/// The SPEC 1.5 row 3 message.
+/// The missing-fields message.
 pub(crate) const MISSING_FIELDS: &str =
     "Missing required fields: deviceId, appId, additionalData, timestamp";
 
@@ -122,6 +123,7 @@ impl CallbackRejection {
     /// The status to answer with.
     pub fn status(&self) -> StatusCode {
         match self {
+            CallbackRejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             CallbackRejection::UnauthorizedOrigin(_)
             | CallbackRejection::HttpsRequired
             | CallbackRejection::InvalidAppId => StatusCode::FORBIDDEN,
@@ -132,23 +134,24 @@ impl CallbackRejection {
             | CallbackRejection::MissingFields
             | CallbackRejection::InvalidField(_)
             | CallbackRejection::InvalidTimestamp(_) => StatusCode::BAD_REQUEST,
-            CallbackRejection::BodyNotParsed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The `error` text of the JSON response body.
     pub fn body_text(&self) -> Cow<'static, str> {
+        let body = |rejection: BodyRejection| rejection.to_string().into();
         match self {
+            CallbackRejection::MethodNotAllowed => method_not_allowed_text("POST").into(),
             CallbackRejection::UnauthorizedOrigin(_) => "Unauthorized origin".into(),
             CallbackRejection::HttpsRequired => "HTTPS required".into(),
             CallbackRejection::BodyTooLarge { limit } => {
-                format!("Request body is larger than the {limit}-byte limit").into()
+                body(BodyRejection::TooLarge { limit: *limit })
             }
-            CallbackRejection::BodyUnreadable => "Could not read the request body".into(),
+            CallbackRejection::BodyUnreadable => body(BodyRejection::Unreadable),
             CallbackRejection::InvalidJson(message) => {
-                format!("Invalid JSON body: {message}").into()
+                body(BodyRejection::Malformed(message.clone()))
             }
-            CallbackRejection::NotAnObject => "Request body must be a JSON object".into(),
+            CallbackRejection::NotAnObject => body(BodyRejection::NotAnObject),
             CallbackRejection::MissingFields => MISSING_FIELDS.into(),
             CallbackRejection::InvalidField(CallbackField::Timestamp) => {
                 "Invalid field type: timestamp must be a non-negative integer \
@@ -160,13 +163,13 @@ impl CallbackRejection {
             }
             CallbackRejection::InvalidTimestamp(_) => "Invalid timestamp".into(),
             CallbackRejection::InvalidAppId => "Invalid appId".into(),
-            CallbackRejection::BodyNotParsed => "Internal server error".into(),
         }
     }
 
     /// A short stable name for logs and metrics (`"unauthorized_origin"`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
+            CallbackRejection::MethodNotAllowed => "method_not_allowed",
             CallbackRejection::UnauthorizedOrigin(_) => "unauthorized_origin",
             CallbackRejection::HttpsRequired => "https_required",
             CallbackRejection::BodyTooLarge { .. } => "body_too_large",
@@ -177,7 +180,6 @@ impl CallbackRejection {
             CallbackRejection::InvalidField(_) => "invalid_field",
             CallbackRejection::InvalidTimestamp(_) => "invalid_timestamp",
             CallbackRejection::InvalidAppId => "invalid_app_id",
-            CallbackRejection::BodyNotParsed => "body_not_parsed",
         }
     }
 }
@@ -189,9 +191,6 @@ impl fmt::Display for CallbackRejection {
                 write!(f, "Unauthorized origin ({problem})")
             }
             CallbackRejection::InvalidTimestamp(e) => write!(f, "Invalid timestamp ({e})"),
-            CallbackRejection::BodyNotParsed => f.write_str(
-                "the callback body was not parsed: put CallbackBodyLayer before this check",
-            ),
             other => f.write_str(&other.body_text()),
         }
     }
@@ -206,76 +205,20 @@ impl std::error::Error for CallbackRejection {
     }
 }
 
-type CustomResponse = dyn Fn(&CallbackRejection) -> Response<Bytes> + Send + Sync;
-
-/// Turns a rejection into a response: the JSON default or a custom one.
-#[derive(Clone, Default)]
-pub(crate) struct Responder {
-    custom: Option<Arc<CustomResponse>>,
-}
-
-impl fmt::Debug for Responder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.custom.is_some() {
-            "Responder(custom)"
-        } else {
-            "Responder(json)"
-        })
-    }
-}
-
-impl Responder {
-    pub(crate) fn custom<F>(f: F) -> Self
-    where
-        F: Fn(&CallbackRejection) -> Response<Bytes> + Send + Sync + 'static,
-    {
-        Responder {
-            custom: Some(Arc::new(f)),
+impl From<BodyRejection> for CallbackRejection {
+    fn from(rejection: BodyRejection) -> Self {
+        match rejection {
+            BodyRejection::TooLarge { limit } => CallbackRejection::BodyTooLarge { limit },
+            BodyRejection::Unreadable => CallbackRejection::BodyUnreadable,
+            BodyRejection::Malformed(message) => CallbackRejection::InvalidJson(message),
+            BodyRejection::NotAnObject => CallbackRejection::NotAnObject,
         }
-    }
-
-    /// Logs the rejection and builds its response, with the typed reason in
-    /// the extensions.
-    pub(crate) fn reject<B: From<Bytes>>(&self, rejection: CallbackRejection) -> Response<B> {
-        let status = rejection.status();
-        if status.is_server_error() {
-            tracing::error!(reason = rejection.kind(), "utilsio callback: {rejection}");
-        } else {
-            tracing::warn!(
-                reason = rejection.kind(),
-                status = status.as_u16(),
-                "utilsio callback rejected: {rejection}"
-            );
-        }
-        let mut response = match &self.custom {
-            Some(custom) => custom(&rejection).map(B::from),
-            None => json_error(status, &rejection.body_text()),
-        };
-        response.extensions_mut().insert(rejection);
-        response
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::Full;
-
-    #[test]
-    fn custom_response_keeps_the_typed_reason() {
-        let responder = Responder::custom(|r| {
-            Response::builder()
-                .status(StatusCode::IM_A_TEAPOT)
-                .body(Bytes::from(r.kind()))
-                .unwrap()
-        });
-        let res: Response<Full<Bytes>> = responder.reject(CallbackRejection::HttpsRequired);
-        assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
-        assert_eq!(
-            res.extensions().get::<CallbackRejection>(),
-            Some(&CallbackRejection::HttpsRequired)
-        );
-    }
 
     #[test]
     fn field_errors_name_the_field() {
@@ -296,5 +239,19 @@ mod tests {
         });
         assert_eq!(r.body_text(), "Invalid timestamp");
         assert!(r.to_string().contains("70 s old"), "{r}");
+    }
+
+    #[test]
+    fn body_texts_are_the_shared_ones() {
+        let r = CallbackRejection::BodyTooLarge { limit: 10 };
+        assert_eq!(
+            r.body_text(),
+            "Request body is larger than the 10-byte limit"
+        );
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            CallbackRejection::MethodNotAllowed.body_text(),
+            "Method not allowed: use POST"
+        );
     }
 }
