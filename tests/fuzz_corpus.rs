@@ -57,6 +57,21 @@ fn every_target_has_a_replay_test() {
 }
 
 #[test]
+fn callback_verifier_corpus() {
+    replay("callback_verifier");
+}
+
+#[test]
+fn forwarded_headers_corpus() {
+    replay("forwarded_headers");
+}
+
+#[test]
+fn json_fields_corpus() {
+    replay("json_fields");
+}
+
+#[test]
 fn gateway_connect_corpus() {
     replay("gateway_connect");
 }

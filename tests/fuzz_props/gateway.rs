@@ -42,7 +42,7 @@ fn payload_of(map: &serde_json::Map<String, Value>) -> Option<SignaturePayload> 
 /// - A refusal is a 4xx JSON error with a message; a well-formed payload
 ///   with a valid signature is never refused (the sandbox has no limit).
 /// - The fields the route acted on equal serde_json's parse of the body.
-pub fn gateway_connect(data: &[u8]) {
+pub fn gateway_connect(data: &[u8]) -> bool {
     let fx = fixtures();
     let (status, _, body) = send(&fx.router, post_json(CONNECT_PATH, data));
     let object = serde_object(data);
@@ -95,6 +95,7 @@ pub fn gateway_connect(data: &[u8]) {
             }
         }
     }
+    status.is_success()
 }
 
 /// `bearer_jwt`: the first byte picks a mode, the rest is its input.
@@ -115,9 +116,9 @@ pub fn gateway_connect(data: &[u8]) {
 ///   and audience, `exp` after now and `iat` at most a minute ahead; and
 ///   then the claims returned are the payload's. Such a token is never
 ///   refused either.
-pub fn bearer_jwt(data: &[u8]) {
+pub fn bearer_jwt(data: &[u8]) -> bool {
     let Some((&mode, rest)) = data.split_first() else {
-        return;
+        return false;
     };
     match mode % 3 {
         0 => arbitrary_text(rest),
@@ -192,10 +193,11 @@ fn claims_acceptable(payload: &[u8]) -> bool {
     })
 }
 
-fn arbitrary_text(rest: &[u8]) {
+fn arbitrary_text(rest: &[u8]) -> bool {
     let fx = fixtures();
     let text = String::from_utf8_lossy(rest);
-    if check_verify(&text).is_ok() {
+    let verified = check_verify(&text).is_ok();
+    if verified {
         assert!(
             made_with_gateway_key(&text),
             "a token the gateway did not make verified"
@@ -223,14 +225,15 @@ fn arbitrary_text(rest: &[u8]) {
             Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
+    verified
 }
 
 const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-fn edited_token(rest: &[u8]) {
+fn edited_token(rest: &[u8]) -> bool {
     let fx = fixtures();
     let Some((&pick, edits)) = rest.split_first() else {
-        return;
+        return false;
     };
     let original = &fx.tokens[usize::from(pick) % fx.tokens.len()];
     let mut token = original.as_bytes().to_vec();
@@ -270,8 +273,10 @@ fn edited_token(rest: &[u8]) {
             Some(&claims),
             fx.gateway.verify_token(original).ok().as_ref()
         );
+        true
     } else {
         assert!(result.is_err(), "an edited token verified: {token}");
+        false
     }
 }
 
@@ -323,10 +328,10 @@ fn header_is_strict(header: &[u8], kid: &str) -> bool {
             || get("typ") == Some(&Value::from("JWT")))
 }
 
-fn forged_token(rest: &[u8]) {
+fn forged_token(rest: &[u8]) -> bool {
     let fx = fixtures();
     let Some((&pick, rest)) = rest.split_first() else {
-        return;
+        return false;
     };
     let (key, kid): (&[u8], &str) = match pick % 3 {
         0 => (JWT_CURRENT, fx.gateway.jwt_key_id()),
@@ -360,10 +365,14 @@ fn forged_token(rest: &[u8]) {
             );
             assert!(acceptable, "a token with bad claims verified: {got:?}");
             assert_eq!(Some(got), claims, "returned claims differ from the payload");
+            true
         }
-        Err(e) => assert!(
-            !acceptable || token.len() > 8 * 1024,
-            "a well-formed token signed with a known key was refused: {e}"
-        ),
+        Err(e) => {
+            assert!(
+                !acceptable || token.len() > 8 * 1024,
+                "a well-formed token signed with a known key was refused: {e}"
+            );
+            false
+        }
     }
 }

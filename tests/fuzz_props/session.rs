@@ -19,7 +19,7 @@ use super::fixtures::block_on;
 ///   anything else is no session.
 /// - A loaded session saved again loads back equal, and its `Debug` does
 ///   not show the token.
-pub fn session_file(data: &[u8]) {
+pub fn session_file(data: &[u8]) -> bool {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temp dir"));
@@ -39,6 +39,7 @@ pub fn session_file(data: &[u8]) {
         "loaded session differs from the file's JSON"
     );
 
+    let accepted = loaded.is_some();
     if let Some(session) = loaded {
         // Debug does not depend on the token at all.
         let without_token = Session {
@@ -60,4 +61,5 @@ pub fn session_file(data: &[u8]) {
     }
     block_on(store.clear()).expect("clear");
     assert!(!path.exists(), "clear left the file");
+    accepted
 }
