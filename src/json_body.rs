@@ -97,12 +97,18 @@ pub(crate) struct NotAString;
 
 /// Parses `bytes` as a JSON object and returns the fields `names`, in that
 /// order ([`JsonField::Absent`] when missing). Unknown keys are skipped; a
-/// repeated key keeps its last value, like `JSON.parse`.
+/// repeated key keeps its last value, like `JSON.parse`. A body that is not
+/// UTF-8 is not JSON, even where the bad bytes sit in a skipped value.
 pub(crate) fn read_fields<const N: usize>(
     bytes: &[u8],
     names: &[&'static str; N],
 ) -> Result<[JsonField; N], BodyRejection> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // serde_json skips an ignored string from a byte slice without checking
+    // its UTF-8 (found by the json_fields fuzz target): check it first.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        BodyRejection::Malformed(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let fields = Fields { names }
         .deserialize(&mut de)
         .and_then(|fields| de.end().map(|()| fields));
@@ -361,6 +367,27 @@ mod tests {
             "Request body is larger than the 16-byte limit"
         );
         assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// Regression (fuzz/regressions/callback_verifier): invalid UTF-8 in a
+    /// skipped value made a body serde_json refuses a valid callback.
+    #[test]
+    fn invalid_utf8_anywhere_is_malformed() {
+        for body in [
+            &b"{\"x\":\"\xee\",\"a\":\"s\"}"[..],
+            b"{\"x\":[\"\xff\"],\"a\":\"s\"}",
+            b"{\"a\":\"s\"} \xee",
+        ] {
+            let e = read_fields(body, &NAMES).unwrap_err();
+            assert!(e.to_string().starts_with("Invalid JSON body: "), "{e}");
+            assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
+        }
+        assert_eq!(
+            read_fields(b"{\"x\":\"\xee\"}", &NAMES)
+                .unwrap_err()
+                .to_string(),
+            "Invalid JSON body: invalid UTF-8 at byte 6"
+        );
     }
 
     #[test]

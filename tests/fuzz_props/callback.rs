@@ -210,7 +210,11 @@ pub fn callback_verifier(data: &[u8]) -> bool {
 
     // The route, on the strict policy. A declared length the fuzzer wrote
     // would not match the body given here: leave framing to the server.
+    // The route is found by path; the verifier never reads the target.
     let mut request = head.request(Body::from(body.to_vec()));
+    if request.uri().path() != utilsio::routes::CALLBACK_PATH {
+        *request.uri_mut() = http::Uri::from_static(utilsio::routes::CALLBACK_PATH);
+    }
     request.headers_mut().remove(header::CONTENT_LENGTH);
     request.headers_mut().remove(header::TRANSFER_ENCODING);
     let mut parts = head.parts();
