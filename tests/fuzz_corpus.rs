@@ -114,3 +114,31 @@ fn regression_invalid_utf8_in_skipped_value() {
         "no JSON reader may accept it"
     );
 }
+
+/// Found by `json_fields`: a lone surrogate escape (`"\ud83de00"`) in a key
+/// the reader skips was accepted (and the auth-headers route signed the
+/// body), though serde_json refuses the body. Fixed in `src/json_body.rs`:
+/// skipped values are read as strictly as kept ones.
+#[test]
+fn regression_lone_surrogate_in_skipped_value() {
+    let body = regression("json_fields", "lone_surrogate_in_skipped_value");
+    assert!(
+        !fuzz_props::json_fields(&body),
+        "no JSON reader may accept it"
+    );
+}
+
+/// Found by `forwarded_headers` (minimized), a harness bug, not the crate's:
+/// `Forwarded: ="` followed by `,proto=https` from a trusted peer. The
+/// crate reads `= "` as a plain value (a quoted string starts right after
+/// `=`), so the last element's `proto=https` counts behind the proxy; the
+/// harness had read an unterminated quote. The strict policy refuses it
+/// (two elements).
+#[test]
+fn regression_space_before_quote_is_a_plain_value() {
+    let head = regression("forwarded_headers", "space_before_quote_is_a_plain_value");
+    assert!(
+        !fuzz_props::forwarded_headers(&head),
+        "the strict policy must refuse two elements"
+    );
+}

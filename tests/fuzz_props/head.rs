@@ -179,9 +179,10 @@ impl Forwarding {
 
 /// Splits one `Forwarded` line into elements (`,`) of `name=value` pairs
 /// (`;`), a value quoted or not, and keeps each element's `proto` values.
-/// `None` on an unterminated quoted string. Where the grammar leaves room
-/// (spaces before a quote, a name without a value) this reading is the more
-/// lenient one, so that it bounds what the crate may accept.
+/// `None` on an unterminated quoted string (a value is quoted only when `"`
+/// follows `=` at once: `= "x` is a plain, if odd, value). A name without a
+/// value is skipped, the more lenient reading, so that this bounds what the
+/// crate may accept.
 fn forwarded_elements(line: &[u8]) -> Option<Vec<Vec<String>>> {
     let text = String::from_utf8_lossy(line);
     let mut chars = text.chars().peekable();
@@ -193,7 +194,6 @@ fn forwarded_elements(line: &[u8]) -> Option<Vec<Vec<String>>> {
         }
         let mut value = None;
         if chars.next_if_eq(&'=').is_some() {
-            while chars.next_if(|c| c.is_whitespace()).is_some() {}
             let mut v = String::new();
             if chars.next_if_eq(&'"').is_some() {
                 loop {
