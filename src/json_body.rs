@@ -9,7 +9,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// The JSON error body every rejection in this crate uses: `{"error": "..."}`.
@@ -97,7 +97,9 @@ pub(crate) struct NotAString;
 
 /// Parses `bytes` as a JSON object and returns the fields `names`, in that
 /// order ([`JsonField::Absent`] when missing). Unknown keys are skipped; a
-/// repeated key keeps its last value, like `JSON.parse`.
+/// repeated key keeps its last value, like `JSON.parse`. Skipped values are
+/// checked as strictly as kept ones ([`Skip`]): a body is accepted only if
+/// it is JSON serde_json accepts.
 pub(crate) fn read_fields<const N: usize>(
     bytes: &[u8],
     names: &[&'static str; N],
@@ -142,7 +144,7 @@ impl<'de, const N: usize> Visitor<'de> for Fields<'_, N> {
             match index {
                 Some(i) => fields[i] = map.next_value()?,
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -214,12 +216,62 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(JsonField::Str(v))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonField, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(JsonField::Compound)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonField, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(JsonField::Compound)
+    }
+}
+
+/// A value that is read and dropped, but read in full: strings decoded
+/// (UTF-8, escapes, surrogate pairs) and numbers parsed. serde's
+/// `IgnoredAny` lets serde_json skip a value without those checks, so a
+/// body with invalid UTF-8, a lone `\ud800` or `1e999` in a skipped value
+/// was accepted though it is not JSON serde_json reads (found by the
+/// `callback_verifier` and `json_fields` fuzz targets). Strings are
+/// borrowed from the input or serde_json's scratch buffer: nothing is
+/// allocated.
+struct Skip;
+
+impl<'de> de::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -361,6 +413,31 @@ mod tests {
             "Request body is larger than the 16-byte limit"
         );
         assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// Regressions (fuzz/regressions/callback_verifier, json_fields): a
+    /// skipped value (an unknown key, or inside a kept array or object) is
+    /// checked like a kept one, so what serde_json refuses is refused.
+    #[test]
+    fn skipped_values_are_read_strictly() {
+        for body in [
+            &b"{\"x\":\"\xee\",\"a\":\"s\"}"[..],
+            b"{\"x\":[\"\xff\"],\"a\":\"s\"}",
+            b"{\"x\":\"\\ud83de00\",\"a\":\"s\"}",
+            b"{\"x\":{\"y\":\"\\udc00\"},\"a\":\"s\"}",
+            b"{\"a\":[\"\\ud800\"]}",
+            b"{\"b\":{\"\\ud800\":1}}",
+            b"{\"x\":1e999,\"a\":\"s\"}",
+            b"{\"a\":\"s\"} \xee",
+        ] {
+            assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
+            let e = read_fields(body, &NAMES).unwrap_err();
+            assert!(e.to_string().starts_with("Invalid JSON body: "), "{e}");
+        }
+        // Valid escapes and pairs in skipped values are fine.
+        let [a, _] =
+            read_fields(br#"{"x":["\ud83d\ude00",{"k":-1.5e3}],"a":"s"}"#, &NAMES).unwrap();
+        assert_eq!(a, JsonField::Str("s".into()));
     }
 
     #[test]
