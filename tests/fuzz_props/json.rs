@@ -15,7 +15,9 @@ use super::callback::{
 };
 use super::fixtures::*;
 
-/// The Macrofy backend app of the `POST /api/macrofy-signature` route.
+/// The Macrofy backend app of the `POST /api/macrofy-signature` route that
+/// reads the userId from the body (the insecure demo router is the only one
+/// that reads a body: the identity-bound one takes the user from the app).
 const MACROFY_APP_ID: &str = "fuzzBackend1";
 const MACROFY_SECRET: &str = "fuzz-backend-secret";
 
@@ -23,7 +25,7 @@ fn macrofy_router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let config = MacrofyConfig::new(MACROFY_APP_ID, MACROFY_SECRET).expect("fixture config");
-        tower_signing::macrofy::routes::router(config)
+        tower_signing::macrofy::routes::insecure_body_user_id_router(config)
     })
 }
 
